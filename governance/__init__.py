@@ -1,0 +1,5 @@
+"""OpenRefusal's project package and core domain."""
+
+from governance.celery import app as celery_app
+
+__all__ = ["celery_app"]

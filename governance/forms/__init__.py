@@ -1,0 +1,1 @@
+"""Forms of the core domain: they validate input; services make the changes."""

@@ -1,0 +1,17 @@
+"""The core domain: people, organizations and their roles, API tokens, and the public ledger."""
+
+from governance.models.idempotency import IdempotencyRecord
+from governance.models.ledger import LedgerEntry
+from governance.models.organizations import Invitation, Membership, Organization
+from governance.models.tokens import ApiToken
+from governance.models.users import User
+
+__all__ = [
+    "ApiToken",
+    "IdempotencyRecord",
+    "Invitation",
+    "LedgerEntry",
+    "Membership",
+    "Organization",
+    "User",
+]

@@ -1,0 +1,40 @@
+"""Personal API tokens: shown once, stored as a SHA-256 hash, revocable, with scopes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "orf_"  # noqa: S105 — a public marker that makes leaked tokens findable, not a secret
+
+
+class ApiToken(models.Model):
+    class Scope(models.TextChoices):
+        READ_PUBLIC = "read:public", "Read public records"
+        WRITE_ACCOUNT = "write:account", "Manage your account and organizations"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # The first characters, kept in clear so people can tell their tokens apart.
+    prefix = models.CharField(max_length=16)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    scopes = ArrayField(models.CharField(max_length=40), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,0 +1,1 @@
+"""Reads of the core domain shared by pages and the API."""

@@ -1,0 +1,1 @@
+"""HTML views of the core domain, one module per area."""
