@@ -13,7 +13,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements-runtime.lock /tmp/requirements.lock
 # --require-hashes: every wheel is checked against the hash committed in the lock file.
 RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 

@@ -43,6 +43,7 @@ format:
 ## Update the lock file after changing pyproject.toml (needs uv).
 lock:
 	uv pip compile pyproject.toml --extra dev --universal --generate-hashes --python-version 3.11 -q -o requirements.lock
+	uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
