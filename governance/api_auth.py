@@ -1,4 +1,4 @@
-"""API authentication with personal tokens: `Authorization: Bearer orf_…`."""
+"""API authentication with personal tokens (`Authorization: Bearer orf_…`) and their scopes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from governance.models import ApiToken
 from governance.models.tokens import TOKEN_PREFIX
@@ -27,6 +27,16 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1").split()
         if not header or header[0].lower() not in self.keywords:
             return None
+        # The idempotency middleware authenticates before the view does: one lookup per request.
+        django_request = getattr(request, "_request", request)
+        cached = getattr(django_request, "_api_token_auth", None)
+        if cached is not None and cached[0] == header:
+            return cached[1]
+        result = self._authenticate(header)
+        django_request._api_token_auth = (header, result)
+        return result
+
+    def _authenticate(self, header: list[str]):
         if len(header) != 2 or not header[1].startswith(TOKEN_PREFIX):
             raise exceptions.AuthenticationFailed("Malformed API token header.")
         token = (
@@ -43,6 +53,38 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+# What a token needs when a view declares nothing: reading needs `read:public`, writing needs
+# `write:account`. A view narrows or widens this with `required_scopes = {"POST": "…", …}`
+# (a method missing from that map falls back to these defaults; `None` means no scope needed).
+DEFAULT_REQUIRED_SCOPES = dict.fromkeys(
+    permissions.SAFE_METHODS, ApiToken.Scope.READ_PUBLIC.value
+) | dict.fromkeys(("POST", "PUT", "PATCH", "DELETE"), ApiToken.Scope.WRITE_ACCOUNT.value)
+
+
+def required_scope(view, method: str) -> str | None:
+    declared = getattr(view, "required_scopes", None) or {}
+    if method in declared:
+        return declared[method]
+    return DEFAULT_REQUIRED_SCOPES.get(method)
+
+
+class HasTokenScope(permissions.BasePermission):
+    """Requests made with a personal token may do only what the token's scopes allow; requests
+    made in a signed-in browser session are not limited by scopes."""
+
+    code = "insufficient_scope"
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return True
+        scope = required_scope(view, request.method)
+        if scope is None or scope in token.scopes:
+            return True
+        self.message = f"This API token lacks the “{scope}” scope needed for this request."
+        return False
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):

@@ -19,6 +19,15 @@ def database_settings() -> dict:
     pgserver keeps one server per data directory and serialises start-up with a file lock,
     so the web server, the worker and beat can all call this at once.
     """
+    import os
+
+    # pgserver keeps its lock in the user's runtime folder; give it one of ours when the
+    # session has none (containers, CI), instead of a warning and a shared /tmp fallback.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = DATA_DIR / "run"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+
     import pgserver
 
     DATA_DIR.mkdir(exist_ok=True)
@@ -52,3 +61,16 @@ def secret_key() -> str:
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def stop_database() -> None:
+    """Stop the local PostgreSQL server, if `make run` started it."""
+    import os
+
+    from pgserver._commands import pg_ctl
+
+    pgdata = DATA_DIR / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs it as this user under root
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Lets templates/django/forms/ override the form templates (accessible rendering).
+    "django.forms",
     "rules.apps.AutodiscoverRulesConfig",
     "allauth",
     "allauth.account",
@@ -78,9 +80,13 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "governance.middleware.ReaderTimezoneMiddleware",
+    # Last, so it sees the view: every API POST with an Idempotency-Key is processed once.
+    "governance.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"
+# Forms render through templates/django/forms/ (labels, error summary, aria-describedby).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "governance.wsgi.application"
 ASGI_APPLICATION = "governance.asgi.application"
 
@@ -146,7 +152,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "purge-idempotency-records": {
+        "task": "governance.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Accounts (django-allauth) ----------------------------------------------------------------
@@ -204,7 +215,11 @@ REST_FRAMEWORK = {
         "governance.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticatedOrReadOnly",
+        # Requests with a personal token may only do what its scopes allow.
+        "governance.api_auth.HasTokenScope",
+    ],
     "DEFAULT_PAGINATION_CLASS": "governance.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -230,7 +245,13 @@ SPECTACULAR_SETTINGS = {
         "The public record of AI refusal policies: organizations, policy versions, public "
         "comment, evidence, audits, appeals and the hash-chained public ledger. Reads are open; "
         "writes need a session or a personal API token (`Authorization: Bearer orf_…`). "
-        'Errors always have the shape `{"error": {"code", "message", "fields"}}`.'
+        'Errors always have the shape `{"error": {"code", "message", "fields"}}`.\n\n'
+        "**Tokens.** Create one on your account's *API tokens* page; its scopes limit what it "
+        "can do (`read:public` to read, `write:account` to manage your account). "
+        "**Retries.** Send an `Idempotency-Key` header (any unique value, e.g. a UUID) with a "
+        "POST and retry it safely: the first request is processed once, repeats get the same "
+        "response back with `Idempotent-Replayed: true`. **Lists** are cursor-paginated "
+        "(follow `next`). **Rate limits** answer 429 with `Retry-After`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -239,6 +260,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "governance.api.base.add_api_conventions",
+    ],
 }
 
 # --- Internationalisation and time ------------------------------------------------------------

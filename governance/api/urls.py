@@ -3,12 +3,38 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from governance.api.ledger import LedgerEntryViewSet
+from governance.api.me import MeExportView, MeView
+from governance.api.organizations import (
+    InvitationAcceptViewSet,
+    InvitationViewSet,
+    MembershipViewSet,
+    OrganizationViewSet,
+)
+from governance.api.tokens import ApiTokenViewSet
+
 router = DefaultRouter()
 router.include_root_view = True
 
 # Each area registers its viewsets here.
+router.register("me/tokens", ApiTokenViewSet, basename="token")
+router.register("ledger", LedgerEntryViewSet, basename="ledger")
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register(
+    r"organizations/(?P<organization_slug>[-a-zA-Z0-9_]+)/memberships",
+    MembershipViewSet,
+    basename="organization-membership",
+)
+router.register(
+    r"organizations/(?P<organization_slug>[-a-zA-Z0-9_]+)/invitations",
+    InvitationViewSet,
+    basename="organization-invitation",
+)
+router.register("invitations", InvitationAcceptViewSet, basename="invitation")
 
 urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    path("me/export/", MeExportView.as_view(), name="me-export"),
     *router.urls,
 ]
 _ = path

@@ -17,16 +17,23 @@ from governance.models.ledger import GENESIS_HASH
 # ends, so services append as their last write.
 LEDGER_LOCK_KEY = 0x4C454447  # "LEDG"
 SYSTEM = "system"
+AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+_ACTION_MAX = LedgerEntry._meta.get_field("action").max_length
+_SUBJECT_MAX = LedgerEntry._meta.get_field("subject").max_length
+_ACTOR_MAX = LedgerEntry._meta.get_field("actor").max_length
 
 
 def format_at(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The timestamp as hashed: UTC, microseconds, a literal `Z` (PostgreSQL keeps
+    microseconds, so a stored entry re-formats to exactly these characters)."""
+    return at.astimezone(UTC).strftime(AT_FORMAT)
 
 
-def entry_document(
+def hashed_document(
     *, seq: int, at: str, actor: str, action: str, subject: str, payload: Any, prev_hash: str
 ) -> dict:
-    """What is hashed, and exactly what the JSONL export prints (plus `hash`)."""
+    """The fields that are hashed. The export prints this plus `hash`, one per line."""
     return {
         "seq": seq,
         "at": at,
@@ -39,7 +46,8 @@ def entry_document(
 
 
 def entry_hash(document: dict) -> str:
-    return sha256_hex(canonical_json(document))
+    # Not strict: verification recomputes hashes of rows that may have been tampered with.
+    return sha256_hex(canonical_json(document, strict=False))
 
 
 def actor_ref(user) -> str:
@@ -55,33 +63,48 @@ def subject_ref(obj: models.Model | str) -> str:
     return f"{obj._meta.model_name}:{obj.pk}"
 
 
-def ledger_append(*, actor, action: str, subject: models.Model | str, payload: Any = None):
+def _check_reference(name: str, value: str, max_length: int | None) -> None:
+    if not value or (max_length and len(value) > max_length):
+        raise ValueError(f"A ledger {name} must be 1 to {max_length} characters, not {value!r}.")
+
+
+def ledger_append(
+    *, actor, action: str, subject: models.Model | str, payload: Any = None
+) -> LedgerEntry:
     """Append one entry, chained to the last. Must run inside the caller's transaction, so the
     entry commits or rolls back with the change it records."""
     payload = {} if payload is None else payload
-    canonical_json(payload)  # refuse unhashable payloads before taking the lock
+    actor_text = actor if isinstance(actor, str) else actor_ref(actor)
+    subject_text = subject_ref(subject)
+    _check_reference("action", action, _ACTION_MAX)
+    _check_reference("subject", subject_text, _SUBJECT_MAX)
+    _check_reference("actor", actor_text, _ACTOR_MAX)
+    # Refuse unhashable content (floats, NUL, …) before taking the lock.
+    canonical_json([actor_text, action, subject_text, payload])
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_append must be called inside transaction.atomic()")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+    # Read after the lock: under READ COMMITTED this statement sees the previous holder's
+    # commit, which PostgreSQL makes visible before it releases the lock.
     last = LedgerEntry.objects.order_by("-seq").values_list("seq", "hash").first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     now = timezone.now()
-    document = entry_document(
+    document = hashed_document(
         seq=seq,
         at=format_at(now),
-        actor=actor if isinstance(actor, str) else actor_ref(actor),
+        actor=actor_text,
         action=action,
-        subject=subject_ref(subject),
+        subject=subject_text,
         payload=payload,
         prev_hash=prev_hash,
     )
     return LedgerEntry.objects.create(
         seq=seq,
         at=now,
-        actor=document["actor"],
+        actor=actor_text,
         action=action,
-        subject=document["subject"],
+        subject=subject_text,
         payload=payload,
         prev_hash=prev_hash,
         hash=entry_hash(document),
