@@ -37,16 +37,6 @@ def verify_mfa_code(user: User, code: str) -> None:
         raise ValidationError(form.errors.get("code") or ["This code is not valid."])
 
 
-def apply_domain_error(form: forms.Form, exc: Invalid) -> None:
-    """Show a service's field errors inline on `form` (unknown fields become form errors)."""
-    if not exc.fields:
-        form.add_error(None, exc.message)
-    for name, messages in exc.fields.items():
-        field = name if name in form.fields else None
-        for message in messages:
-            form.add_error(field, message)
-
-
 class ProfileForm(forms.Form):
     display_name = forms.CharField(
         label="Public display name",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 
-from governance.errors import DomainError
 from governance.models import Membership, Organization
 from governance.services.organizations import DESCRIPTION_MAX, NAME_MAX, SLUG_MAX
 
@@ -77,15 +76,3 @@ class UnverifyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown publicly on the ledger.",
     )
-
-
-def add_domain_error(form: forms.Form, error: DomainError) -> None:
-    """Show a service's error inline: on its fields when it names them, else on the form."""
-    placed = False
-    for field, messages in error.fields.items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, error.message)

@@ -7,11 +7,8 @@ from datetime import datetime
 
 from django.db.models import Max
 
-from governance.models import LedgerEntry, Organization, User
-from governance.models.users import DELETED_DISPLAY_NAME
-from governance.services.ledger import SYSTEM
-
-SYSTEM_NAME = "OpenRefusal (automatic)"
+from governance.models import LedgerEntry, Organization
+from governance.selectors.ledger import ledger_actor_names, ledger_subject_labels
 
 
 @dataclass(frozen=True)
@@ -22,6 +19,7 @@ class Activity:
     subject: str
     actor: str
     actor_name: str
+    subject_label: str
 
     @property
     def action_label(self) -> str:
@@ -29,41 +27,11 @@ class Activity:
         words = self.action.replace(".", " ").replace("_", " ").strip()
         return words[:1].upper() + words[1:]
 
-    @property
-    def subject_label(self) -> str:
-        """ "organization:12" → "organization #12"."""
-        kind, _, ident = self.subject.partition(":")
-        kind = kind.replace("_", " ")
-        return f"{kind} #{ident}" if ident else kind
-
 
 @dataclass(frozen=True)
 class PlatformCounts:
     verified_organizations: int
     ledger_entries: int
-
-
-def actor_names(actors: list[str]) -> dict[str, str]:
-    """Public names for ledger actor references ("user:<id>", "system"), in one query.
-
-    A person whose row is gone (or was never there) is shown as a former member: the ledger
-    outlives accounts, and e-mail addresses are never shown."""
-    ids = set()
-    for actor in actors:
-        kind, _, ident = actor.partition(":")
-        if kind == "user" and ident.isdigit():
-            ids.add(int(ident))
-    users = User.objects.only("id", "display_name", "deleted_at").in_bulk(ids) if ids else {}
-    names = {}
-    for actor in actors:
-        kind, _, ident = actor.partition(":")
-        if actor == SYSTEM:
-            names[actor] = SYSTEM_NAME
-        elif kind == "user" and ident.isdigit() and int(ident) in users:
-            names[actor] = users[int(ident)].public_name
-        else:
-            names[actor] = DELETED_DISPLAY_NAME
-    return names
 
 
 def recent_activity(*, limit: int = 10) -> list[Activity]:
@@ -73,10 +41,17 @@ def recent_activity(*, limit: int = 10) -> list[Activity]:
             :limit
         ]
     )
-    names = actor_names([row[4] for row in rows])
+    names = ledger_actor_names(row[4] for row in rows)
+    labels = ledger_subject_labels(row[3] for row in rows)
     return [
         Activity(
-            seq=seq, at=at, action=action, subject=subject, actor=actor, actor_name=names[actor]
+            seq=seq,
+            at=at,
+            action=action,
+            subject=subject,
+            actor=actor,
+            actor_name=names[actor],
+            subject_label=labels[subject],
         )
         for seq, at, action, subject, actor in rows
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from governance.canonical import canonical_json
-from governance.models import LedgerEntry, User
+from governance.models import LedgerEntry, Organization, User
 from governance.models.ledger import GENESIS_HASH
 from governance.models.users import DELETED_DISPLAY_NAME
 from governance.services.ledger import SYSTEM, entry_hash, format_at, hashed_document
@@ -252,6 +252,47 @@ def ledger_actor_names(actors: Iterable[str]) -> dict[str, str]:
         else:
             names[actor] = actor
     return names
+
+
+# Readable names for ledger subjects ("organization:3" → "Acme AI"), by subject type. Each app
+# registers the types it writes (in its AppConfig.ready) with a function from ids to names, so
+# a page of entries costs one query per type whatever its length.
+SUBJECT_RESOLVERS: dict[str, Callable[[set[int]], dict[int, str]]] = {}
+
+
+def register_subject_resolver(subject_type: str, resolve: Callable[[set[int]], dict[int, str]]):
+    SUBJECT_RESOLVERS[subject_type] = resolve
+
+
+def ledger_subject_labels(subjects: Iterable[str]) -> dict[str, str]:
+    """Human names for subjects; an unknown type, or a subject whose row is gone, keeps its
+    reference ("organization:3")."""
+    by_type: dict[str, set[int]] = {}
+    subjects = set(subjects)
+    for subject in subjects:
+        kind, _, ident = subject.partition(":")
+        if kind in SUBJECT_RESOLVERS and ident.isascii() and ident.isdigit() and len(ident) < 19:
+            by_type.setdefault(kind, set()).add(int(ident))
+    names = {kind: SUBJECT_RESOLVERS[kind](ids) for kind, ids in by_type.items()}
+    labels = {}
+    for subject in subjects:
+        kind, _, ident = subject.partition(":")
+        name = names.get(kind, {}).get(int(ident)) if kind in names else None
+        labels[subject] = name or subject
+    return labels
+
+
+def _organization_names(ids: set[int]) -> dict[int, str]:
+    return dict(Organization.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+def _user_names(ids: set[int]) -> dict[int, str]:
+    users = User.objects.filter(pk__in=ids).only("id", "display_name", "deleted_at")
+    return {user.pk: user.public_name for user in users}
+
+
+register_subject_resolver("organization", _organization_names)
+register_subject_resolver("user", _user_names)
 
 
 def payload_summary(payload: Any, *, limit: int = 90) -> str:

@@ -18,7 +18,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from governance.errors import Conflict, Invalid
-from governance.forms.accounts import DeleteAccountForm, ProfileForm, apply_domain_error
+from governance.forms import add_domain_error
+from governance.forms.accounts import DeleteAccountForm, ProfileForm
 from governance.idempotency import once_per_form_token
 from governance.selectors.accounts import user_security_summary, user_sole_owned_organizations
 from governance.services.accounts import (
@@ -45,7 +46,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                     timezone=form.cleaned_data["timezone"],
                 )
             except Invalid as exc:
-                apply_domain_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, f"Saved. You are shown as “{user.public_name}”.")
                 return redirect("account:profile")
@@ -85,7 +86,7 @@ def delete(request: HttpRequest) -> HttpResponse:
             try:
                 user_delete(user=user)
             except (Conflict, Invalid) as exc:
-                apply_domain_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 logout(request)
                 return redirect("account:deleted")

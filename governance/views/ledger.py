@@ -25,6 +25,7 @@ from governance.selectors.ledger import (
     ledger_actor_names,
     ledger_export_lines,
     ledger_page,
+    ledger_subject_labels,
     payload_summary,
 )
 
@@ -120,8 +121,14 @@ def ledger_list(request):
         # One query resolves every actor on the page (and the one filtered by, if any).
         names = ledger_actor_names([e.actor for e in page.entries] + [filters.actor])
         actor_name = names.get(filters.actor, "") if filters.actor else ""
+        labels = ledger_subject_labels(e.subject for e in page.entries)
         rows = [
-            {"entry": e, "actor_name": names[e.actor], "summary": payload_summary(e.payload)}
+            {
+                "entry": e,
+                "actor_name": names[e.actor],
+                "subject_label": labels[e.subject],
+                "summary": payload_summary(e.payload),
+            }
             for e in page.entries
         ]
         keep = {"subject": filters.subject, "action": filters.action, "actor": filters.actor}

@@ -15,13 +15,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.errors import DomainError, NotAllowed, NotFound
+from governance.forms import add_domain_error
 from governance.forms.organizations import (
     DirectoryFilterForm,
     InvitationForm,
     OrganizationEditForm,
     OrganizationForm,
     RoleForm,
-    add_domain_error,
 )
 from governance.idempotency import once_per_form_token
 from governance.models import Invitation, Membership, Organization

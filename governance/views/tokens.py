@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from governance.errors import Conflict, Invalid, NotFound
+from governance.forms import add_domain_error
 from governance.forms.tokens import ApiTokenCreateForm
 from governance.idempotency import once_per_form_token
 from governance.selectors.tokens import api_token_of, api_tokens_of
@@ -51,11 +52,7 @@ def token_create(request):
                 expires_in_days=form.cleaned_data["expires_in_days"],
             )
         except (Invalid, Conflict) as error:
-            for field, problems in error.fields.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
-            if not error.fields:
-                form.add_error(None, error.message)
+            add_domain_error(form, error)
         else:
             secrets = request.session.get(SESSION_SECRETS, {})
             secrets[str(token.pk)] = raw

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.models import User
-from governance.selectors.activity import SYSTEM_NAME, actor_names, recent_activity
+from governance.selectors.activity import recent_activity
+from governance.selectors.ledger import SYSTEM_NAME
 from governance.services.ledger import ledger_append
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -243,31 +244,25 @@ def test_relative_time_reads_naturally():
 # --- The selector -----------------------------------------------------------------------------
 
 
-def test_actor_names_resolves_people_system_and_unknowns(citizen):
-    names = actor_names([f"user:{citizen.pk}", "system", "user:999999", "token:3", "user:abc"])
-    assert names == {
-        f"user:{citizen.pk}": "Citizen Ada",
-        "system": SYSTEM_NAME,
-        "user:999999": "Former member",
-        "token:3": "Former member",
-        "user:abc": "Former member",
-    }
-
-
-def test_actor_names_uses_one_query_for_many_people(django_assert_num_queries):
-    users = [UserFactory() for _ in range(5)]
-    with django_assert_num_queries(1):
-        names = actor_names([f"user:{u.pk}" for u in users] + ["system"])
-    assert len(names) == 6
-
-
-def test_actor_names_needs_no_query_without_people(django_assert_num_queries):
-    with django_assert_num_queries(0):
-        assert actor_names(["system"]) == {"system": SYSTEM_NAME}
+def test_activity_names_actors_and_subjects_in_a_fixed_number_of_queries(
+    citizen, company, django_assert_num_queries
+):
+    for user in [UserFactory() for _ in range(5)]:
+        append(user, action="organization.updated", subject=f"organization:{company.pk}")
+    append(citizen, action="user.display_name_changed", subject=f"user:{citizen.pk}")
+    with django_assert_num_queries(4):  # entries, people, organizations, users as subjects
+        items = recent_activity()
+    assert items[0].actor_name == "Citizen Ada"
+    assert items[0].subject_label == "Citizen Ada"
+    assert {item.subject_label for item in items[1:]} == {"Acme AI"}
 
 
 def test_activity_labels_are_readable(citizen):
     append(citizen, action="membership.role_changed", subject="membership:7")
-    (item,) = recent_activity()
-    assert item.action_label == "Membership role changed"
-    assert item.subject_label == "membership #7"
+    append(None, action="organization.verified", subject="organization:999999")
+    gone, unknown = recent_activity()
+    assert unknown.action_label == "Membership role changed"
+    # Types no app names, and subjects whose rows are gone, keep their reference.
+    assert unknown.subject_label == "membership:7"
+    assert gone.subject_label == "organization:999999"
+    assert gone.actor_name == SYSTEM_NAME
