@@ -275,6 +275,9 @@ USE_TZ = True
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles" if LOCAL else Path(env.str("STATIC_ROOT", "/srv/static"))
+if LOCAL:
+    # Exists before the first collectstatic, so WhiteNoise has a folder to watch.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
