@@ -3,10 +3,12 @@
 from governance.models.idempotency import IdempotencyRecord
 from governance.models.ledger import LedgerEntry
 from governance.models.organizations import Invitation, Membership, Organization
+from governance.models.systems import AISystem
 from governance.models.tokens import ApiToken
 from governance.models.users import User
 
 __all__ = [
+    "AISystem",
     "ApiToken",
     "IdempotencyRecord",
     "Invitation",

@@ -1,12 +1,11 @@
 """Demo data for `make run`: organizations of every kind and one person per role.
 
 Idempotent: running it again changes nothing and writes nothing to the ledger. Other apps add
-their demo data through `DEMO_SEEDERS` (callables taking the dict of demo users by role).
+their demo data through `governance.demo.register_demo_seeder`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
@@ -16,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from governance.demo import DEMO_SEEDERS
 from governance.models import Membership, Organization, User
 from governance.services.organizations import (
     membership_add,
@@ -73,8 +73,6 @@ ORGANIZATIONS = [
         [],
     ),
 ]
-
-DEMO_SEEDERS: list[Callable[[dict[str, User]], None]] = []
 
 
 def _person(email: str, display_name: str, staff: bool) -> User:
