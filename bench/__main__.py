@@ -22,7 +22,7 @@ from bench.core import BASE_DIR, BENCH_DATABASE, RESULTS_DIR, Context, Figure, S
 
 # Run in this order: the baselines first, since every later figure is read against them.
 # A new area adds one module with `run(ctx) -> list[Figure]` to this list.
-MODULES = ["bench.baselines", "bench.ledger", "bench.health"]
+MODULES = ["bench.baselines", "bench.ledger", "bench.policies", "bench.health"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

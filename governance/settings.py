@@ -275,6 +275,9 @@ USE_TZ = True
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles" if LOCAL else Path(env.str("STATIC_ROOT", "/srv/static"))
+if TESTING:
+    # Tests serve from the finders; never from files a concurrent `make run` is collecting.
+    STATIC_ROOT = DATA_DIR / "test-static"
 if LOCAL:
     # Exists before the first collectstatic, so WhiteNoise has a folder to watch.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from governance.api.organizations import (
     OrganizationViewSet,
 )
 from governance.api.tokens import ApiTokenViewSet
+from policies.api import AISystemViewSet, ClauseViewSet, PolicyVersionViewSet, PolicyViewSet
 
 router = DefaultRouter()
 router.include_root_view = True
@@ -31,6 +32,10 @@ router.register(
     basename="organization-invitation",
 )
 router.register("invitations", InvitationAcceptViewSet, basename="invitation")
+router.register("systems", AISystemViewSet, basename="ai-system")
+router.register("policies", PolicyViewSet, basename="policy")
+router.register("policy-versions", PolicyVersionViewSet, basename="policy-version")
+router.register("clauses", ClauseViewSet, basename="clause")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

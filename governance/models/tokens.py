@@ -14,6 +14,7 @@ class ApiToken(models.Model):
     class Scope(models.TextChoices):
         READ_PUBLIC = "read:public", "Read public records"
         WRITE_ACCOUNT = "write:account", "Manage your account and organizations"
+        WRITE_POLICIES = "write:policies", "Write and publish your organizations' policies"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"

@@ -130,7 +130,7 @@ class Command(BaseCommand):
         if logins:
             self.stdout.write("\n Demo logins (e-mail / password):")
             for role, email, password in logins:
-                self.stdout.write(f"   {role:<22} {email:<36} {password}")
+                self.stdout.write(f"   {role:<26} {email:<30} {password}")
         self.stdout.write(
             "\n E-mails (sign-up verification, invitations) are printed in this terminal."
             "\n Press Ctrl-C to stop everything.\n"

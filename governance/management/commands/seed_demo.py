@@ -36,6 +36,8 @@ PEOPLE = [
     ("regulator", "analyst@regulator.test", "Regulator Analyst", False),
     ("panel member", "panelist@appeals-panel.test", "Panelist Omar", False),
     ("citizen", "citizen@example.test", "Citizen Ada", False),
+    # Owner of a second developer, Northwind Labs, whose organization the policies demo adds.
+    ("company owner (Northwind)", "owner@northwind.test", "Northwind Policy Lead", False),
 ]
 
 # (name, slug, kind, description, owner role, other members: [(role label, membership role)])
