@@ -315,12 +315,11 @@ def policy_detail(request: HttpRequest, org_slug: str, policy_slug: str) -> Http
         "can_change": allowed(user, "policies.change_policy", policy),
         "can_withdraw": allowed(user, "policies.withdraw_version", policy),
         "draft": next((e.version for e in timeline if e.version.is_draft), None),
-        "diff_form": DiffPickForm(
-            numbers=[e.version.number for e in timeline],
-            initial={
-                "old": timeline[1].version.number if len(timeline) > 1 else None,
-                "new": timeline[0].version.number if timeline else None,
-            },
+        "diff_form": _diff_form_html(
+            tuple(e.version.number for e in timeline),
+            timeline[1].version.number if len(timeline) > 1 else None,
+            timeline[0].version.number if timeline else None,
+            None,
         ),
     }
     return render(request, "policies/detail.html", context)
@@ -499,7 +498,9 @@ def version_diff(
 
 
 @lru_cache(maxsize=512)
-def _diff_form_html(numbers: tuple[str, ...], old: str, new: str, view: str) -> SafeString:
+def _diff_form_html(
+    numbers: tuple[str, ...], old: str | None, new: str | None, view: str | None
+) -> SafeString:
     """The unbound version picker, a pure function of its choices and initial values: rendering
     two selects of every version through the form templates costs more than the rest of the
     page, so each worker keeps the last few hundred it rendered."""
