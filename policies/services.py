@@ -16,11 +16,11 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 
 from governance.errors import Conflict, Invalid, NotAllowed
 from governance.models import AISystem, Organization, User
 from governance.services.ledger import ledger_append
+from governance.slugs import clean_slug, unique_slug
 from policies.diff import diff_clauses
 from policies.models import Clause, Policy, PolicyFollow, PolicyVersion
 from policies.parsing import (
@@ -100,50 +100,16 @@ def _clean_text(value: Any, *, field: str, limit: int, label: str, required: boo
     return text
 
 
-def _clean_slug(slug: Any, *, model, organization: Organization, exclude_pk=None) -> str:
-    slug = str(slug).strip().lower()
-    if not slug or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
-        raise Invalid(
-            "The address name is not valid.",
-            fields={"slug": ["Use lower-case letters, digits and single hyphens only."]},
-        )
-    if len(slug) > SLUG_MAX:
-        raise Invalid(
-            "The address name is too long.",
-            fields={"slug": [f"Use at most {SLUG_MAX} characters."]},
-        )
-    if slug in RESERVED_SLUGS:
-        raise Invalid(
-            "This address name is reserved.",
-            fields={"slug": [f"“{slug}” is reserved; choose another."]},
-        )
-    taken = model.objects.filter(organization=organization, slug=slug)
-    if exclude_pk is not None:
-        taken = taken.exclude(pk=exclude_pk)
-    if taken.exists():
-        raise Invalid(
-            "This address name is taken.",
-            fields={"slug": ["Another one of this organization's already uses this address."]},
-        )
-    return slug
-
-
-def _generate_slug(text: str, *, model, organization: Organization, fallback: str) -> str:
-    """From the name or title; `-2`, `-3`… on collision; never a reserved word."""
-    base = slugify(text)[: SLUG_MAX - 8].strip("-") or fallback
-    if base in RESERVED_SLUGS:
-        base = f"{base}-{fallback}"
-    taken = set(
-        model.objects.filter(organization=organization, slug__startswith=base).values_list(
-            "slug", flat=True
-        )
-    )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+def _slug(slug: Any, text: str, *, model, organization: Organization, fallback: str) -> str:
+    """The chosen slug, checked, or one made from `text`; unique within the organization."""
+    rules = {
+        "taken": model.objects.filter(organization=organization),
+        "reserved": RESERVED_SLUGS,
+        "max_length": SLUG_MAX,
+    }
+    if slug:
+        return clean_slug(slug, **rules)
+    return unique_slug(text, fallback=fallback, **rules)
 
 
 def parse_number(number: Any) -> tuple[int, int, int]:
@@ -295,10 +261,7 @@ def ai_system_create(
     description = _clean_text(
         description, field="description", limit=SYSTEM_DESCRIPTION_MAX, label="The description"
     )
-    if slug:
-        slug = _clean_slug(slug, model=AISystem, organization=organization)
-    else:
-        slug = _generate_slug(name, model=AISystem, organization=organization, fallback="system")
+    slug = _slug(slug, name, model=AISystem, organization=organization, fallback="system")
     try:
         with transaction.atomic():
             system = AISystem.objects.create(
@@ -414,10 +377,7 @@ def policy_create(
     )
     summary = _clean_text(summary, field="summary", limit=SUMMARY_MAX, label="The summary")
     chosen = _clean_systems(systems, organization)
-    if slug:
-        slug = _clean_slug(slug, model=Policy, organization=organization)
-    else:
-        slug = _generate_slug(title, model=Policy, organization=organization, fallback="policy")
+    slug = _slug(slug, title, model=Policy, organization=organization, fallback="policy")
     try:
         with transaction.atomic():
             policy = Policy.objects.create(

@@ -703,6 +703,34 @@ def _draft_saved_message(request: HttpRequest, draft: PolicyVersion) -> None:
         )
 
 
+def _draft_post(request: HttpRequest, policy, *, draft: PolicyVersion | None) -> HttpResponse:
+    """A posted draft form: preview it, or save it (a new draft when `draft` is None)."""
+    form = DraftForm(request.POST, request.FILES)
+    previewing = "preview" in request.POST
+    if not form.is_valid():
+        # A preview still shows the text as typed, beside the form's errors.
+        body = request.POST.get("body_markdown", "")[:BODY_MAX_CHARS] if previewing else None
+        return _draft_page(request, policy, form, draft=draft, preview_body=body, status=400)
+    if previewing:
+        return _draft_page(
+            request, policy, form, draft=draft, preview_body=form.cleaned_data["body_markdown"]
+        )
+    try:
+        if draft is None:
+            draft = services.version_draft_create(
+                actor=request.user, policy=policy, **_draft_fields(form)
+            )
+        else:
+            draft = services.version_draft_update(
+                actor=request.user, version=draft, **_draft_fields(form)
+            )
+    except DomainError as error:
+        add_domain_error(form, error)
+        return _draft_page(request, policy, form, draft=draft, status=400)
+    _draft_saved_message(request, draft)
+    return redirect(_policy_url(policy, "draft-edit"))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @once_per_form_token
@@ -719,28 +747,7 @@ def draft_create(request: HttpRequest, org_slug: str, policy_slug: str) -> HttpR
             body = PolicyVersion.objects.only("body_markdown").get(pk=current[0].pk).body_markdown
         form = DraftForm(initial={"number": _suggest_number(policy), "body_markdown": body})
         return _draft_page(request, policy, form, draft=None, preview_body=body or None)
-    form = DraftForm(request.POST, request.FILES)
-    if not form.is_valid():
-        # A preview still shows the text as typed, beside the form's errors.
-        body = (
-            request.POST.get("body_markdown", "")[:BODY_MAX_CHARS]
-            if "preview" in request.POST
-            else None
-        )
-        return _draft_page(request, policy, form, draft=None, preview_body=body, status=400)
-    if "preview" in request.POST:
-        return _draft_page(
-            request, policy, form, draft=None, preview_body=form.cleaned_data["body_markdown"]
-        )
-    try:
-        draft = services.version_draft_create(
-            actor=request.user, policy=policy, **_draft_fields(form)
-        )
-    except DomainError as error:
-        add_domain_error(form, error)
-        return _draft_page(request, policy, form, draft=None, status=400)
-    _draft_saved_message(request, draft)
-    return redirect(_policy_url(policy, "draft-edit"))
+    return _draft_post(request, policy, draft=None)
 
 
 @login_required
@@ -761,28 +768,7 @@ def draft_edit(request: HttpRequest, org_slug: str, policy_slug: str) -> HttpRes
             }
         )
         return _draft_page(request, policy, form, draft=draft)
-    form = DraftForm(request.POST, request.FILES)
-    if not form.is_valid():
-        # A preview still shows the text as typed, beside the form's errors.
-        body = (
-            request.POST.get("body_markdown", "")[:BODY_MAX_CHARS]
-            if "preview" in request.POST
-            else None
-        )
-        return _draft_page(request, policy, form, draft=draft, preview_body=body, status=400)
-    if "preview" in request.POST:
-        return _draft_page(
-            request, policy, form, draft=draft, preview_body=form.cleaned_data["body_markdown"]
-        )
-    try:
-        draft = services.version_draft_update(
-            actor=request.user, version=draft, **_draft_fields(form)
-        )
-    except DomainError as error:
-        add_domain_error(form, error)
-        return _draft_page(request, policy, form, draft=draft, status=400)
-    _draft_saved_message(request, draft)
-    return redirect(_policy_url(policy, "draft-edit"))
+    return _draft_post(request, policy, draft=draft)
 
 
 @login_required

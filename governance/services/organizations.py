@@ -12,17 +12,17 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.core.validators import URLValidator, validate_email, validate_slug
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 
 from governance.errors import Conflict, Invalid, NotAllowed, NotFound
 from governance.models import Invitation, Membership, Organization, User
 from governance.selectors.organizations import user_has_verified_email
 from governance.services.ledger import actor_ref, format_at, ledger_append
+from governance.slugs import clean_slug, unique_slug
 
 logger = logging.getLogger(__name__)
 
@@ -141,45 +141,6 @@ def _clean_role(role: Any) -> str:
     return str(role)
 
 
-def _clean_slug(slug: Any) -> str:
-    slug = str(slug).strip().lower()
-    message = "Use lower-case letters, digits and hyphens only."
-    try:
-        validate_slug(slug)
-    except ValidationError:
-        raise Invalid("The address name is not valid.", fields={"slug": [message]}) from None
-    if len(slug) > SLUG_MAX:
-        raise Invalid(
-            "The address name is too long.",
-            fields={"slug": [f"Use at most {SLUG_MAX} characters."]},
-        )
-    if slug in RESERVED_SLUGS:
-        raise Invalid(
-            "This address name is reserved.",
-            fields={"slug": [f"“{slug}” is reserved; choose another."]},
-        )
-    if Organization.objects.filter(slug=slug).exists():
-        raise Invalid(
-            "This address name is taken.",
-            fields={"slug": ["Another organization already uses this address."]},
-        )
-    return slug
-
-
-def _generate_slug(name: str) -> str:
-    """From the name; `-2`, `-3`… on collision; never a reserved word."""
-    base = slugify(name)[: SLUG_MAX - 6].strip("-") or "organization"
-    if base in RESERVED_SLUGS:
-        base = f"{base}-org"
-    taken = set(Organization.objects.filter(slug__startswith=base).values_list("slug", flat=True))
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
-
-
 def _lock_organization(organization: Organization) -> Organization:
     """Serialises every membership change of one organization (the last-owner rule)."""
     return Organization.objects.select_for_update().get(pk=organization.pk)
@@ -213,7 +174,16 @@ def organization_create(
     kind = _clean_kind(kind)
     description = _clean_description(description)
     website = _clean_website(website)
-    slug = _clean_slug(slug) if slug else _generate_slug(name)
+    slug_rules = {
+        "taken": Organization.objects.all(),
+        "reserved": RESERVED_SLUGS,
+        "max_length": SLUG_MAX,
+    }
+    slug = (
+        clean_slug(slug, **slug_rules)
+        if slug
+        else unique_slug(name, fallback="organization", reserved_suffix="org", **slug_rules)
+    )
     try:
         # A savepoint, so a concurrent registration of the same name becomes a clear error.
         with transaction.atomic():
