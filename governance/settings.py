@@ -157,6 +157,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "governance.tasks.purge_idempotency_records",
         "schedule": 3600.0,
     },
+    "comment-period-notices": {
+        "task": "policies.tasks.comment_period_notices",
+        "schedule": 300.0,
+    },
+    # A safety net: posting already schedules the pass after each commit.
+    "cluster-pending-comments": {
+        "task": "policies.tasks.comments_cluster_pending",
+        "schedule": 30.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -240,6 +249,13 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
+    # Choice sets that share a field name get names of their own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CommentStatusEnum": "policies.models.comments.Comment.Status",
+        "CommentClusterKindEnum": "policies.models.comments.CommentCluster.Kind",
+        "OrganizationKindEnum": "governance.models.organizations.Organization.Kind",
+        "PolicyVersionStatusEnum": "policies.models.PolicyVersion.Status",
+    },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (
         "The public record of AI refusal policies: organizations, policy versions, public "
@@ -355,4 +371,20 @@ OPENREFUSAL = {
     "INVITATION_DAYS": env.int("INVITATION_DAYS", default=14),
     "IDEMPOTENCY_HOURS": env.int("IDEMPOTENCY_HOURS", default=24),
     "API_TOKEN_MAX_DAYS": env.int("API_TOKEN_MAX_DAYS", default=365),
+    # Public comment (policies.services.comments)
+    "COMMENT_PERIOD_MIN_DAYS": env.int("COMMENT_PERIOD_MIN_DAYS", default=30),
+    "COMMENT_PERIOD_MAX_DAYS": env.int("COMMENT_PERIOD_MAX_DAYS", default=365),
+    "COMMENT_CLOSING_NOTICE_DAYS": env.int("COMMENT_CLOSING_NOTICE_DAYS", default=3),
+    "COMMENT_EDIT_MINUTES": env.int("COMMENT_EDIT_MINUTES", default=15),
+    "COMMENT_MAX_CHARS": env.int("COMMENT_MAX_CHARS", default=10_000),
+    "COMMENT_MAX_LINKS": env.int("COMMENT_MAX_LINKS", default=10),
+    # Held for a moderator before publishing: this many links or more, or a younger account.
+    "COMMENT_HOLD_LINKS": env.int("COMMENT_HOLD_LINKS", default=3),
+    "COMMENT_HOLD_ACCOUNT_HOURS": env.int("COMMENT_HOLD_ACCOUNT_HOURS", default=24),
+    # Rate limits on posting comments and replies ("<n>/<second|minute|hour|day>"), in Redis.
+    "COMMENT_RATE_ACCOUNT": env.str("COMMENT_RATE_ACCOUNT", default="10/minute"),
+    "COMMENT_RATE_IP": env.str("COMMENT_RATE_IP", default="60/minute"),
+    # Near-duplicate clustering (MinHash LSH) and the duty to respond.
+    "CLUSTER_JACCARD": env.float("CLUSTER_JACCARD", default=0.8),
+    "RESPONSE_CLUSTER_MIN": env.int("RESPONSE_CLUSTER_MIN", default=25),
 }

@@ -36,7 +36,7 @@ urlpatterns = [
         "organizations/",
         include("governance.views.organizations", namespace="organizations"),
     ),
-    path("policies/", include("policies.views", namespace="policies")),
+    path("policies/", include("policies.urls", namespace="policies")),
     path("", home, name="home"),
     path("healthz", health, name="healthz"),
 ]

@@ -129,3 +129,84 @@ class PolicyVersionsFeed(AllVersionsFeed):
 
     def versions(self, obj: Policy) -> list[PolicyVersion]:
         return selectors.feed_versions(policy=obj)
+
+
+class CommentPeriodFeed(Feed):
+    """The newest published comments of one comment period (campaigns once, by their first)."""
+
+    feed_type = Atom1Feed
+    author_name = "OpenRefusal"
+
+    def get_object(self, request, period_id: int):
+        from policies.models import CommentPeriod
+
+        period = (
+            CommentPeriod.objects.select_related("version__policy__organization")
+            .filter(pk=period_id)
+            .first()
+        )
+        if period is None:
+            raise Http404("No such comment period.")
+        return period
+
+    def _docket(self, period) -> str:
+        version = period.version
+        return reverse(
+            "policies:comments",
+            kwargs={
+                "org_slug": version.policy.organization.slug,
+                "policy_slug": version.policy.slug,
+                "number": version.number,
+            },
+        )
+
+    def title(self, period) -> str:
+        return f"Comments on {period.version.policy.title} v{period.version.number}"
+
+    def subtitle(self, period) -> str:
+        return f"Public comments to {period.version.policy.organization.name}, newest first."
+
+    def link(self, period) -> str:
+        return self._docket(period)
+
+    def feed_url(self, period) -> str:
+        return self._docket(period) + "feed.atom"
+
+    def items(self, period):
+        from policies.models import Comment
+
+        return list(
+            Comment.objects.filter(period=period, listed=True, status=Comment.Status.PUBLISHED)
+            .select_related("author", "clause", "cluster", "on_behalf_of")
+            .order_by("-id")[:50]
+        )
+
+    def item_title(self, comment) -> str:
+        about = f" on {comment.clause.title}" if comment.clause_id else ""
+        who = comment.on_behalf_of.name if comment.on_behalf_of_id else comment.author.public_name
+        return f"{who}{about}"
+
+    def item_description(self, comment) -> str:
+        # Feed readers render this HTML: the text is escaped and its links made safe, as on
+        # the docket page.
+        from policies.templatetags.comment_tags import comment_text
+
+        text = comment_text(comment.body)
+        if comment.cluster_id and comment.cluster.comment_count > 1:
+            text += format_html(
+                "<p>and {} identical or near-identical comments</p>",
+                comment.cluster.comment_count - 1,
+            )
+        return text
+
+    def item_link(self, comment) -> str:
+        return reverse("policies:comment", args=[comment.pk])
+
+    def item_pubdate(self, comment):
+        return comment.created_at
+
+    def item_updateddate(self, comment):
+        return comment.edited_at or comment.created_at
+
+    def item_author_name(self, comment) -> str:
+        return comment.author.public_name

@@ -13,22 +13,27 @@ import rules
 
 from governance.models import Organization
 from governance.rules import (
+    is_moderator,
     is_org_editor_or_owner,
     is_org_member,
     is_organization_verified,
+    is_staff,
     is_verified_user,
 )
 from governance.rules import organization_of as governance_organization_of
 
 
 def organization_of(target: Any) -> Organization | None:
-    """The organization behind a permission target: itself, `.organization`, or a version's
-    `policy.organization`."""
+    """The organization behind a permission target: itself, `.organization`, a version's
+    `policy.organization`, or (for a comment period) its version's."""
     organization = governance_organization_of(target)
     if organization is not None:
         return organization
     policy = getattr(target, "policy", None)
-    return governance_organization_of(policy) if policy is not None else None
+    if policy is not None:
+        return governance_organization_of(policy)
+    version = getattr(target, "version", None)
+    return organization_of(version) if version is not None else None
 
 
 @rules.predicate
@@ -67,6 +72,32 @@ rules.add_perm("policies.publish_version", writes & is_verified_organization)
 rules.add_perm("policies.withdraw_version", writes)
 rules.add_perm("policies.follow_policy", is_verified_user)
 
+# Public comment. Targets: a version (open a period), a period (extend, respond, publish the
+# response document), an organization (comment on its behalf); the rest take no target.
+rules.add_perm("policies.open_comment_period", writes & is_verified_organization)
+rules.add_perm("policies.extend_comment_period", writes)
+rules.add_perm("policies.post_comment", is_verified_user)
+rules.add_perm(
+    "policies.comment_on_behalf_of", is_verified_user & is_org_member & is_organization_verified
+)
+rules.add_perm("policies.endorse_comment", is_verified_user)
+rules.add_perm("policies.flag_comment", is_verified_user)
+rules.add_perm("policies.moderate_comments", is_moderator | is_staff)
+rules.add_perm("policies.respond_to_comments", writes)
+rules.add_perm("policies.publish_responses", writes & is_verified_organization)
+
+COMMENT_PERMISSIONS = (
+    "policies.open_comment_period",
+    "policies.extend_comment_period",
+    "policies.post_comment",
+    "policies.comment_on_behalf_of",
+    "policies.endorse_comment",
+    "policies.flag_comment",
+    "policies.moderate_comments",
+    "policies.respond_to_comments",
+    "policies.publish_responses",
+)
+
 POLICY_PERMISSIONS = (
     "policies.add_system",
     "policies.change_system",
@@ -89,6 +120,7 @@ def allowed(user: Any, permission: str, target: Any = None) -> bool:
 
 
 __all__ = [
+    "COMMENT_PERMISSIONS",
     "POLICY_PERMISSIONS",
     "allowed",
     "is_developer_organization",

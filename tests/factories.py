@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
 from governance.models import Membership, Organization, User
 
@@ -17,6 +20,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     display_name = factory.Sequence(lambda n: f"Person {n}")
+    # Older than the hold for new accounts, so their comments publish at once unless a test
+    # says otherwise.
+    date_joined = factory.LazyFunction(lambda: timezone.now() - timedelta(days=90))
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation

@@ -13,6 +13,13 @@ from governance.api.organizations import (
 )
 from governance.api.tokens import ApiTokenViewSet
 from policies.api import AISystemViewSet, ClauseViewSet, PolicyVersionViewSet, PolicyViewSet
+from policies.api.comments import (
+    CommentClusterViewSet,
+    CommentPeriodViewSet,
+    CommentResponseViewSet,
+    CommentViewSet,
+    ModerationQueueViewSet,
+)
 
 router = DefaultRouter()
 router.include_root_view = True
@@ -36,6 +43,11 @@ router.register("systems", AISystemViewSet, basename="ai-system")
 router.register("policies", PolicyViewSet, basename="policy")
 router.register("policy-versions", PolicyVersionViewSet, basename="policy-version")
 router.register("clauses", ClauseViewSet, basename="clause")
+router.register("comment-periods", CommentPeriodViewSet, basename="comment-period")
+router.register("comments", CommentViewSet, basename="comment")
+router.register("comment-clusters", CommentClusterViewSet, basename="comment-cluster")
+router.register("comment-responses", CommentResponseViewSet, basename="comment-response")
+router.register("moderation-queue", ModerationQueueViewSet, basename="moderation-queue")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

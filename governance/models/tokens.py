@@ -15,6 +15,8 @@ class ApiToken(models.Model):
         READ_PUBLIC = "read:public", "Read public records"
         WRITE_ACCOUNT = "write:account", "Manage your account and organizations"
         WRITE_POLICIES = "write:policies", "Write and publish your organizations' policies"
+        WRITE_COMMENTS = "write:comments", "Comment, reply, endorse and flag in comment periods"
+        WRITE_MODERATION = "write:moderation", "Moderate comments (moderators only)"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"

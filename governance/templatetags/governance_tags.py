@@ -69,3 +69,12 @@ def relative_time(value: datetime | None, empty: str = "—"):
         date_format(timezone.localtime(value), DATETIME_FORMAT),
         text,
     )
+
+
+@register.filter
+def get_item(mapping, key):
+    """`{{ counts|get_item:key }}`: a dict's value by a variable key (None when absent)."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None

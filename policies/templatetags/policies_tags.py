@@ -68,7 +68,8 @@ def clause_extras(context, clause) -> SafeString:
             if extra.template_name not in prepared:
                 clauses = context.get("clauses") or [clause]
                 prepared[extra.template_name] = extra.prepare(list(clauses)) or {}
-            data = prepared[extra.template_name].get(clause.pk)
+            # A draft's clauses are parsed, not stored: they have no primary key.
+            data = prepared[extra.template_name].get(getattr(clause, "pk", None))
         snippet = get_template(extra.template_name).render(
             {
                 "clause": clause,
@@ -161,3 +162,37 @@ def _join(items: Iterable[str]) -> str:
 @register.filter
 def join_names(items) -> str:
     return _join(getattr(item, "name", str(item)) for item in items)
+
+
+@register.inclusion_tag("policies/comments/period_box.html", takes_context=True)
+def comment_period_box(context, version) -> dict:
+    """The comment period of a version page: its state, counts and links — or, for the
+    company's editors, the way to open one."""
+    from django.urls import reverse
+
+    from policies.selectors.comments import period_for_version, period_stats
+
+    policy = version.policy
+    kwargs = {
+        "org_slug": policy.organization.slug,
+        "policy_slug": policy.slug,
+        "number": version.number,
+    }
+    period = None if version.is_draft else period_for_version(version)
+    user = context.get("user")
+    return {
+        "period": period,
+        "stats": period_stats(period) if period else None,
+        "url": reverse("policies:comments", kwargs=kwargs),
+        "open_url": reverse("policies:period-open", kwargs=kwargs),
+        "can_open": period is None
+        and version.status == "published"
+        and allowed(user, "policies.open_comment_period", version),
+    }
+
+
+@register.simple_tag
+def open_comment_periods(limit: int = 10) -> list:
+    from policies.selectors.comments import open_periods
+
+    return open_periods(limit=limit)

@@ -46,8 +46,18 @@ def browser():
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"REQUIRE_BROWSER=1 but {message}", pytrace=False)
         pytest.skip(message)
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # The migrations' data (e.g. the "moderators" group), serialized once for rollback
+    # emulation, hangs off the connection objects. While Playwright's event loop runs, Django
+    # hands this thread fresh connection objects without it, so a flush after one browser test
+    # would not be undone for the next: carry it over.
+    serialized = {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
     previous = os.environ.get(ASYNC_UNSAFE)
     os.environ[ASYNC_UNSAFE] = "true"
     try:
@@ -55,6 +65,8 @@ def browser():
             chromium = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
             )
+            for alias, contents in serialized.items():
+                connections[alias]._test_serialized_contents = contents
             try:
                 yield chromium
             finally:

@@ -101,8 +101,9 @@ def test_it_resolves_every_actor_in_one_query(client, url, django_assert_max_num
     # Twelve different people: an N+1 on actor names would need 12+ queries.
     for n in range(12):
         append(UserFactory(display_name=f"Actor {n}"), subject=f"thing:{n}")
-    # ledger page of entries, their actors, verified organizations, last ledger seq.
-    with django_assert_max_num_queries(4):
+    # ledger page of entries, their actors, verified organizations, last ledger seq, and the
+    # comment periods open now.
+    with django_assert_max_num_queries(5):
         response = client.get(url)
     assert response.status_code == 200
     assert "Actor 11" in response.content.decode()

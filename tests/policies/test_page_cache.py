@@ -54,7 +54,8 @@ def test_it_serves_the_same_version_page_from_the_cache(client, two_versions):
     assert cold.count('<section class="clause card"') == 3
     assert "3 clauses, each with its expected behaviour" in cold
     assert "<!--" not in cold.split('<div class="policy-layout">')[1], "no split marker is left"
-    assert not _clause_queries(warm_queries.captured_queries), "a warm page reads no clause rows"
+    # Only the registered clause extras (comment counts) read the clause rows, once.
+    assert len(_clause_queries(warm_queries.captured_queries)) <= 1
 
 
 def test_it_renders_clause_extras_per_request_on_a_cached_page(

@@ -615,6 +615,9 @@ def version_publish(*, actor: User, version: PolicyVersion) -> PolicyVersion:
     policy, version = _lock_version(version)
     if not version.is_draft:
         raise Conflict(f"Version {version.number} is already {version.status}.", code="not_draft")
+    from policies.services.comments import require_responses_before_publish
+
+    require_responses_before_publish(policy=policy, version=version)
     problems: dict[str, list[str]] = {}
     if not version.summary_of_changes.strip():
         problems["summary_of_changes"] = ["Say what changed in this version; it is published."]

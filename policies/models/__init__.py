@@ -155,3 +155,36 @@ class PolicyFollow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} follows {self.policy}"
+
+
+# Public comment lives in its own module; imported here so Django registers its models.
+from policies.models.comments import (  # noqa: E402
+    Comment,
+    CommentBand,
+    CommentCluster,
+    CommentPeriod,
+    CommentPeriodExtension,
+    CommentResponse,
+    CommentRevision,
+    Endorsement,
+    Flag,
+    ModerationAction,
+)
+
+__all__ = [
+    "Behavior",
+    "Clause",
+    "Comment",
+    "CommentBand",
+    "CommentCluster",
+    "CommentPeriod",
+    "CommentPeriodExtension",
+    "CommentResponse",
+    "CommentRevision",
+    "Endorsement",
+    "Flag",
+    "ModerationAction",
+    "Policy",
+    "PolicyFollow",
+    "PolicyVersion",
+]
