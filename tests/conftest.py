@@ -21,8 +21,11 @@ from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, Us
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
-    """Throttle counters and cached pages never leak from one test into the next."""
+    """Throttle counters and cached pages never leak from one test into the next; passwords
+    hash fast (the production hasher's cost is deliberate and tested nowhere else)."""
     from django.core.cache import cache
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
     cache.clear()
     yield
