@@ -158,7 +158,8 @@ def panelist(panel_org):
 @pytest.fixture
 def moderator(db):
     user = UserFactory(email="moderator@openrefusal.example", display_name="Moderator Ed")
-    user.groups.add(Group.objects.get(name="moderators"))
+    # A data migration makes the group; a transactional test's flush may have removed it since.
+    user.groups.add(Group.objects.get_or_create(name="moderators")[0])
     return user
 
 

@@ -412,19 +412,3 @@ def test_it_requires_responses_before_the_next_version(
 def test_it_refuses_publishing_responses_while_open(open_period, company_editor):
     with pytest.raises(Conflict, match="open until"):
         svc.response_document_publish(actor=company_editor, period=open_period, summary="x")
-
-
-def test_the_account_export_holds_comments_endorsements_and_flags(
-    open_period, citizen, outsider, comment
-):
-    from governance.services.accounts import user_export
-
-    mine = comment(citizen, open_period, "My words")
-    theirs = comment(outsider, open_period, "Their words")
-    svc.comment_endorse(user=citizen, comment=theirs)
-    svc.comment_flag(user=citizen, comment=theirs, reason="spam")
-    data = user_export(user=citizen)["public_comment"]
-    assert [c["body"] for c in data["comments"]] == ["My words"]
-    assert data["comments"][0]["id"] == mine.pk
-    assert data["endorsed_comments"] == [theirs.pk]
-    assert data["flags"][0]["reason"] == "spam"

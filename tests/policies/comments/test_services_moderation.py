@@ -162,7 +162,7 @@ def _race(count: int, work) -> tuple[list, list[BaseException]]:
     return results, errors
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_racing_endorsements_by_one_person_make_one(posted, outsider):
     results, errors = _race(2, lambda _: svc.comment_endorse(user=outsider, comment=posted))
     assert results == [1]
@@ -172,7 +172,7 @@ def test_two_racing_endorsements_by_one_person_make_one(posted, outsider):
     assert fresh(posted).endorsement_count == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_racing_endorsements_by_many_people_are_all_counted(posted):
     people = [UserFactory(email=f"fan{i}@example.org") for i in range(8)]
     results, errors = _race(8, lambda i: svc.comment_endorse(user=people[i], comment=posted))

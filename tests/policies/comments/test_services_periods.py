@@ -447,7 +447,7 @@ def test_the_task_runs_the_service_and_beat_schedules_it(open_period, followers)
     assert entry["schedule"] == 300.0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_send_each_notice_once(open_period, followers):
     barrier = threading.Barrier(3)
     results: list[dict] = []
