@@ -56,9 +56,10 @@ class PoliciesConfig(AppConfig):
         # A person's comments (whatever their status), endorsements and flags are in their
         # account's data export.
         from governance.services.accounts import EXPORT_SECTIONS, register_export_section
+        from policies.selectors.comments import user_comment_export
 
         if "comments" not in EXPORT_SECTIONS:
-            register_export_section("comments")(_comment_export)
+            register_export_section("comments")(user_comment_export)
 
         # Demo policies for `make run` (seed_demo runs every registered seeder).
         from policies import (
@@ -83,59 +84,4 @@ def _comment_names(ids: set[int]) -> dict[int, str]:
     return {
         c.pk: f"Comment #{c.pk} on {c.period.version.policy.title} v{c.period.version.number}"
         for c in comments
-    }
-
-
-def _comment_export(user) -> dict:
-    """The account export's "comments" section: the person's own comments with their text and
-    earlier revisions (withdrawn and hidden ones too: it is their own writing), the comments
-    they endorse and the flags they raised."""
-    from policies.models import Comment, CommentRevision, Endorsement, Flag
-
-    def at(value):
-        return value.isoformat() if value else None
-
-    revisions: dict[int, list[dict]] = {}
-    for revision in CommentRevision.objects.filter(comment__author=user).order_by("pk"):
-        revisions.setdefault(revision.comment_id, []).append(
-            {"body": revision.body, "created_at": at(revision.created_at)}
-        )
-    comments = Comment.objects.filter(author=user).select_related(
-        "clause", "on_behalf_of", "period__version__policy"
-    )
-    return {
-        "comments": [
-            {
-                "id": c.pk,
-                "period": c.period_id,
-                "on": f"{c.period.version.policy.title} v{c.period.version.number}",
-                "clause": c.clause.key if c.clause_id else None,
-                "parent": c.parent_id,
-                "on_behalf_of": c.on_behalf_of.slug if c.on_behalf_of_id else None,
-                "created_at": at(c.created_at),
-                "edited_at": at(c.edited_at),
-                "withdrawn_at": at(c.withdrawn_at),
-                "status": c.status,
-                "hidden_reason": c.hidden_reason,
-                "body": c.body,
-                "revisions": revisions.get(c.pk, []),
-            }
-            for c in comments.order_by("pk")
-        ],
-        "endorsements": [
-            {"comment": comment_id, "created_at": at(created_at)}
-            for comment_id, created_at in Endorsement.objects.filter(user=user)
-            .order_by("pk")
-            .values_list("comment_id", "created_at")
-        ],
-        "flags": [
-            {
-                "comment": f.comment_id,
-                "reason": f.reason,
-                "details": f.details,
-                "created_at": at(f.created_at),
-                "resolved_at": at(f.resolved_at),
-            }
-            for f in Flag.objects.filter(user=user).order_by("pk")
-        ],
     }
