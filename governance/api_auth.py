@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -40,7 +42,15 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2 or not header[1].startswith(TOKEN_PREFIX):
             raise exceptions.AuthenticationFailed("Malformed API token header.")
         token = (
-            ApiToken.objects.select_related("user").filter(key_sha256=hash_token(header[1])).first()
+            ApiToken.objects.select_related("user")
+            .annotate(
+                verified=Exists(
+                    EmailAddress.objects.filter(user_id=OuterRef("user_id"), verified=True)
+                )
+            )
+            .filter(key_sha256=hash_token(header[1]))
+            .order_by()
+            .first()
         )
         if token is None or not token.is_active:
             raise exceptions.AuthenticationFailed("This API token is unknown, expired or revoked.")
@@ -49,6 +59,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.user.has_verified_email = token.verified
         return token.user, token
 
     def authenticate_header(self, request):

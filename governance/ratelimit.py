@@ -60,23 +60,50 @@ def _count(key: str, timeout: int) -> int:
     raise RuntimeError(f"The rate-limit counter {key!r} could not be incremented.")
 
 
+def _count_many(keys: list[tuple[str, int]]) -> list[int]:
+    """Increment several counters. On Redis in one round trip (INCR, then EXPIRE NX so the first
+    increment of a window sets its lifetime); elsewhere one counter at a time."""
+    backend = getattr(cache, "_cache", None)
+    if not hasattr(backend, "get_client"):
+        return [_count(key, timeout) for key, timeout in keys]
+    client = backend.get_client(write=True)
+    pipe = client.pipeline(transaction=False)
+    for key, timeout in keys:
+        full = cache.make_and_validate_key(key)
+        pipe.incr(full)
+        pipe.expire(full, timeout, nx=True)
+    replies = pipe.execute()
+    return [int(count) for count in replies[0::2]]
+
+
 def hit(key: str, rate: str, *, now: float | datetime | None = None) -> None:
     """Count one request against `key`; raise RateLimited when it is more than `rate` allows in
     the current window. Windows are aligned to the clock, so every process counts in the same
     one; `retry_after` is the number of seconds until that window ends."""
-    limit, seconds = parse_rate(rate)
+    hit_many([(key, rate)], now=now)
+
+
+def hit_many(limits: list[tuple[str, str]], *, now: float | datetime | None = None) -> None:
+    """`hit` for several (key, rate) pairs counted together (one Redis round trip); the first
+    pair over its limit raises."""
     at = _timestamp(now)
-    window = int(at // seconds)
-    # The counter outlives its window by a second so a late incr never recreates it.
-    count = _count(f"{KEY_PREFIX}:{key}:{seconds}:{window}", seconds + 1)
-    if count > limit:
-        retry_after = max(1, math.ceil((window + 1) * seconds - at))
-        unit = UNIT_NAMES.get(seconds, f"{seconds} seconds")
-        raise RateLimited(
-            f"Too many requests: at most {limit} per {unit}. Try again in {retry_after} "
-            f"second{'s' if retry_after != 1 else ''}.",
-            retry_after=retry_after,
-        )
+    counted = []
+    for key, rate in limits:
+        limit, seconds = parse_rate(rate)
+        window = int(at // seconds)
+        # The counter outlives its window by a second so a late incr never recreates it.
+        counted.append((f"{KEY_PREFIX}:{key}:{seconds}:{window}", seconds + 1, limit, window))
+    counts = _count_many([(key, timeout) for key, timeout, _, _ in counted])
+    for (_key, timeout, limit, window), count in zip(counted, counts, strict=True):
+        if count > limit:
+            seconds = timeout - 1
+            retry_after = max(1, math.ceil((window + 1) * seconds - at))
+            unit = UNIT_NAMES.get(seconds, f"{seconds} seconds")
+            raise RateLimited(
+                f"Too many requests: at most {limit} per {unit}. Try again in {retry_after} "
+                f"second{'s' if retry_after != 1 else ''}.",
+                retry_after=retry_after,
+            )
 
 
-__all__ = ["hit", "parse_rate"]
+__all__ = ["hit", "hit_many", "parse_rate"]

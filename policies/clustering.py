@@ -195,6 +195,21 @@ WITH earlier AS (
 SELECT earlier.id, (SELECT id FROM filed) FROM earlier
 """  # noqa: S608 — a constant fragment; every value is bound
 
+# Before a new comment is stored (the usual case of a form letter, in one round trip): the
+# earliest live comment with the same text and, when it has a cluster, that cluster counted one
+# up (its row locked until commit), so the new comment is inserted already filed there.
+_PRE_JOIN_SQL = f"""
+WITH earlier AS (
+    SELECT id, cluster_id FROM policies_comment
+    WHERE period_id = %(period)s AND normalized_sha256 = %(sha)s AND {_LIVE}
+    ORDER BY id LIMIT 1
+), counted AS (
+    UPDATE policies_commentcluster SET comment_count = comment_count + 1, updated_at = now()
+    WHERE id = (SELECT cluster_id FROM earlier) RETURNING id
+)
+SELECT earlier.id, (SELECT id FROM counted) FROM earlier
+"""  # noqa: S608 — a constant fragment; every value is bound
+
 _EARLIEST_SQL = f"""
 SELECT id, cluster_id FROM policies_comment
 WHERE period_id = %s AND normalized_sha256 = %s AND id < %s AND {_LIVE}
@@ -235,6 +250,19 @@ def cluster_exact_on_post(comment: Comment) -> None:
         cluster_id = row[1] or _join_slowly(cursor, comment)
     if cluster_id is not None:
         comment.cluster_id, comment.listed, comment.clustering_done = cluster_id, False, True
+
+
+def exact_cluster_for_new(period_id: int, sha: str) -> tuple[bool, int | None]:
+    """Called in the transaction that is about to store a top-level published comment with
+    this normalized text: whether an earlier live comment has the same words, and the cluster
+    (already counted for the new comment) to file it in when that one has one. When it has
+    none, store the comment listed and call `cluster_exact_on_post`, which makes the cluster."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PRE_JOIN_SQL, {"period": period_id, "sha": sha})
+        row = cursor.fetchone()
+    if row is None:
+        return False, None
+    return True, row[1]
 
 
 def _join_slowly(cursor, comment: Comment) -> int | None:

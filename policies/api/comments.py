@@ -490,7 +490,7 @@ class CommentViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         try:
-            period = reads.period_with_version(values["period"])
+            period = reads.period_for_posting(values["period"])
         except NotFound:
             raise Invalid("No such comment period.",
                           fields={"period": ["No such comment period."]}) from None  # fmt: skip

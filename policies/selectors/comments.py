@@ -22,6 +22,7 @@ from policies.models import (
     Comment,
     CommentCluster,
     CommentPeriod,
+    CommentRevision,
     Endorsement,
     Flag,
     ModerationAction,
@@ -55,7 +56,36 @@ def period_with_version(pk: Any) -> CommentPeriod:
     except (TypeError, ValueError):
         raise NotFound("No such comment period.") from None
     period = (
-        CommentPeriod.objects.select_related("version__policy__organization").filter(pk=pk).first()
+        CommentPeriod.objects.select_related("version__policy__organization")
+        # The version's Markdown (hundreds of kilobytes for a long policy) is not needed here.
+        .defer("version__body_markdown")
+        .filter(pk=pk)
+        .first()
+    )
+    if period is None:
+        raise NotFound("No such comment period.")
+    return period
+
+
+POSTING_FIELDS = (
+    "id", "version_id", "opens_at", "closes_at", "version__id", "version__policy_id",
+    "version__status", "version__major", "version__minor", "version__patch",
+)  # fmt: skip
+
+
+def period_for_posting(pk: Any) -> CommentPeriod:
+    """The period a comment is posted to, with only what posting checks (its dates, the
+    version's number and status): the hot path of a busy docket reads no more than that."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("No such comment period.") from None
+    period = (
+        CommentPeriod.objects.select_related("version")
+        .only(*POSTING_FIELDS)
+        .filter(pk=pk)
+        .order_by()
+        .first()
     )
     if period is None:
         raise NotFound("No such comment period.")
@@ -465,35 +495,54 @@ def clause_comment_extras(clauses: list) -> dict[int, dict]:
 
 
 def user_comment_export(user) -> dict:
-    """The person's comments (with their text, whatever their status), endorsements and flags,
-    for their account's data export."""
-    comments = [
-        {
-            "id": c.id,
-            "period": c.period_id,
-            "clause": c.clause.key if c.clause_id else None,
-            "parent": c.parent_id,
-            "status": c.status,
-            "created_at": c.created_at.isoformat(),
-            "edited_at": c.edited_at.isoformat() if c.edited_at else None,
-            "body": c.body,
-        }
-        for c in Comment.objects.filter(author=user).select_related("clause").order_by("id")
-    ]
+    """The account export's "comments" section: the person's own comments with their text and
+    earlier revisions (withdrawn and hidden ones too: it is their own writing), the comments
+    they endorse and the flags they raised."""
+
+    def at(value):
+        return value.isoformat() if value else None
+
+    revisions: dict[int, list[dict]] = {}
+    for revision in CommentRevision.objects.filter(comment__author=user).order_by("pk"):
+        revisions.setdefault(revision.comment_id, []).append(
+            {"body": revision.body, "created_at": at(revision.created_at)}
+        )
+    comments = Comment.objects.filter(author=user).select_related(
+        "clause", "on_behalf_of", "period__version__policy"
+    )
     return {
-        "comments": comments,
-        "endorsed_comments": list(
-            Endorsement.objects.filter(user=user)
-            .order_by("id")
-            .values_list("comment_id", flat=True)
-        ),
+        "comments": [
+            {
+                "id": c.pk,
+                "period": c.period_id,
+                "on": f"{c.period.version.policy.title} v{c.period.version.number}",
+                "clause": c.clause.key if c.clause_id else None,
+                "parent": c.parent_id,
+                "on_behalf_of": c.on_behalf_of.slug if c.on_behalf_of_id else None,
+                "created_at": at(c.created_at),
+                "edited_at": at(c.edited_at),
+                "withdrawn_at": at(c.withdrawn_at),
+                "status": c.status,
+                "hidden_reason": c.hidden_reason,
+                "body": c.body,
+                "revisions": revisions.get(c.pk, []),
+            }
+            for c in comments.order_by("pk")
+        ],
+        "endorsements": [
+            {"comment": comment_id, "created_at": at(created_at)}
+            for comment_id, created_at in Endorsement.objects.filter(user=user)
+            .order_by("pk")
+            .values_list("comment_id", "created_at")
+        ],
         "flags": [
             {
                 "comment": f.comment_id,
                 "reason": f.reason,
                 "details": f.details,
-                "created_at": f.created_at.isoformat(),
+                "created_at": at(f.created_at),
+                "resolved_at": at(f.resolved_at),
             }
-            for f in Flag.objects.filter(user=user).order_by("id")
+            for f in Flag.objects.filter(user=user).order_by("pk")
         ],
     }

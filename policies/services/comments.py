@@ -420,9 +420,10 @@ def _hold_reason(author: User, links: int, now: datetime) -> str:
 
 
 def _check_rates(author: User, ip: str | None, now: datetime) -> None:
-    ratelimit.hit(f"comment:account:{author.pk}", _settings("COMMENT_RATE_ACCOUNT"), now=now)
+    limits = [(f"comment:account:{author.pk}", _settings("COMMENT_RATE_ACCOUNT"))]
     if ip:
-        ratelimit.hit(f"comment:ip:{str(ip)[:64]}", _settings("COMMENT_RATE_IP"), now=now)
+        limits.append((f"comment:ip:{str(ip)[:64]}", _settings("COMMENT_RATE_IP")))
+    ratelimit.hit_many(limits, now=now)
 
 
 def _clause_of(version: PolicyVersion, clause_key: Any) -> Clause | None:
@@ -507,6 +508,11 @@ def comment_post(
         )
     held = _hold_reason(author, links, now)
     top_level_public = parent is None and not held
+    sha = clustering.comment_text_sha256(text)
+    has_earlier, cluster_id = False, None
+    if top_level_public:
+        # A form letter is filed in its campaign's cluster as it is stored.
+        has_earlier, cluster_id = clustering.exact_cluster_for_new(period.pk, sha)
     comment = Comment.objects.create(
         period=period,
         author=author,
@@ -515,12 +521,14 @@ def comment_post(
         root=root,
         on_behalf_of=on_behalf_of,
         body=text,
-        normalized_sha256=clustering.comment_text_sha256(text),
+        normalized_sha256=sha,
         status=Comment.Status.HELD if held else Comment.Status.PUBLISHED,
         held_reason=held,
-        listed=top_level_public,
-        # Replies and held comments are not clustered (an approval sends it to the pass).
-        clustering_done=not top_level_public,
+        cluster_id=cluster_id,
+        listed=top_level_public and cluster_id is None,
+        # Replies and held comments are not clustered (an approval sends it to the pass), nor
+        # are exact copies: their cluster is already theirs.
+        clustering_done=not top_level_public or cluster_id is not None,
         link_count=links,
         created_at=now,
     )
@@ -528,9 +536,11 @@ def comment_post(
         _hold_on_record(comment, held)
     elif root is not None:
         Comment.objects.filter(pk=root.pk).update(reply_count=F("reply_count") + 1)
-    else:
-        clustering.cluster_exact_on_post(comment)
-        clustering.schedule_clustering()
+    elif cluster_id is None:
+        if has_earlier:
+            clustering.cluster_exact_on_post(comment)  # the earlier one's cluster is made now
+        if not comment.clustering_done:
+            clustering.schedule_clustering()
     return comment
 
 
