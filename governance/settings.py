@@ -387,4 +387,14 @@ OPENREFUSAL = {
     # Near-duplicate clustering (MinHash LSH) and the duty to respond.
     "CLUSTER_JACCARD": env.float("CLUSTER_JACCARD", default=0.8),
     "RESPONSE_CLUSTER_MIN": env.int("RESPONSE_CLUSTER_MIN", default=25),
+    # Evidence uploads (audits): refused above this size before a byte is read, and the most
+    # a zip archive may decompress to.
+    "EVIDENCE_MAX_BYTES": env.int("EVIDENCE_MAX_BYTES", default=1024**3),
+    # Conformance verdicts (audits.selectors.verdict_for): the share of samples showing a
+    # clause's expected behaviour is compared with the target through its Wilson 95 % interval.
+    "CONFORMANCE_TARGET": env.float("CONFORMANCE_TARGET", default=0.9),
+    "CONFORMANCE_MIN_SAMPLES": env.int("CONFORMANCE_MIN_SAMPLES", default=10),
+    "EVIDENCE_MAX_UNCOMPRESSED_BYTES": env.int(
+        "EVIDENCE_MAX_UNCOMPRESSED_BYTES", default=4 * 1024**3
+    ),
 }

@@ -37,6 +37,7 @@ urlpatterns = [
         include("governance.views.organizations", namespace="organizations"),
     ),
     path("policies/", include("policies.urls", namespace="policies")),
+    path("evidence/", include("audits.urls", namespace="audits")),
     path("", home, name="home"),
     path("healthz", health, name="healthz"),
 ]

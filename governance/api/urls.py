@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from audits.api import CategoryMappingViewSet, EvaluationRunViewSet, EvaluationSampleViewSet
 from governance.api.ledger import LedgerEntryViewSet
 from governance.api.me import MeExportView, MeView
 from governance.api.organizations import (
@@ -48,6 +49,9 @@ router.register("comments", CommentViewSet, basename="comment")
 router.register("comment-clusters", CommentClusterViewSet, basename="comment-cluster")
 router.register("comment-responses", CommentResponseViewSet, basename="comment-response")
 router.register("moderation-queue", ModerationQueueViewSet, basename="moderation-queue")
+router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
+router.register("evaluation-samples", EvaluationSampleViewSet, basename="evaluation-sample")
+router.register("category-mappings", CategoryMappingViewSet, basename="category-mapping")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -17,6 +17,7 @@ class ApiToken(models.Model):
         WRITE_POLICIES = "write:policies", "Write and publish your organizations' policies"
         WRITE_COMMENTS = "write:comments", "Comment, reply, endorse and flag in comment periods"
         WRITE_MODERATION = "write:moderation", "Moderate comments (moderators only)"
+        WRITE_EVIDENCE = "write:evidence", "Upload evaluation runs and relabel samples"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"

@@ -30,6 +30,7 @@ PUBLIC_PAGES = [
     "/ledger/1/",
     "/organizations/",
     "/organizations/acme-ai/",
+    "/evidence/",
     "/accounts/login/",
     "/accounts/signup/",
     "/accounts/password/reset/",
@@ -49,6 +50,7 @@ OWNER_PAGES = [
     "/organizations/acme-ai/edit/",
     "/organizations/acme-ai/members/",
     "/organizations/acme-ai/members/invite/",
+    "/evidence/upload/",
 ]
 
 

@@ -1,0 +1,223 @@
+"""Evidence pages: the runs, one run (status, figures per category, samples), upload, relabel."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from audits import selectors, services
+from audits.forms import RelabelForm, RunUploadForm
+from audits.models import CategoryMapping, EvaluationRun, EvaluationSample
+from governance.errors import DomainError
+from governance.forms import add_domain_error
+from governance.idempotency import once_per_form_token
+from governance.models import Membership, Organization
+
+RUNS_PAGE = 50
+
+
+@require_safe
+def run_list(request: HttpRequest) -> HttpResponse:
+    runs = selectors.runs()
+    system = request.GET.get("system", "")[:80]
+    if system:
+        runs = runs.filter(system__slug=system)
+    source = request.GET.get("source", "")
+    if source in EvaluationRun.Source.values:
+        runs = runs.filter(source=source)
+    context = {
+        "runs": runs[:RUNS_PAGE],
+        "source": source,
+        "sources": EvaluationRun.Source.choices,
+        "can_upload": request.user.is_authenticated and bool(_uploaders(request.user)),
+    }
+    return render(request, "audits/run_list.html", context)
+
+
+def _run(pk) -> EvaluationRun:
+    run = selectors.run_detail(pk)
+    if run is None:
+        raise Http404("No such evaluation run.")
+    return run
+
+
+def _after(value: str) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@require_safe
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(pk)
+    total, categories = selectors.run_figures(run)
+    category = request.GET.get("category", "")[:300]
+    label = request.GET.get("label", "")
+    q = request.GET.get("q", "").strip()[:200]
+    samples, next_after = selectors.run_samples(
+        run, category=category, label=label, q=q, after=_after(request.GET.get("after", ""))
+    )
+    context = {
+        "run": run,
+        "progress": services.run_progress(run),
+        "total": total,
+        "categories": categories,
+        "samples": samples,
+        "next_after": next_after,
+        "category": category,
+        "label": label,
+        "q": q,
+        "labels": EvaluationSample.Label.choices,
+        "shows_withheld": selectors.shows_withheld(request.user, run),
+        "can_relabel": request.user.is_authenticated
+        and request.user.has_perm("audits.relabel_sample", None),
+        "relabel_form": RelabelForm(),
+    }
+    template = "audits/_status.html" if request.htmx and request.GET.get("status") else None
+    return render(request, template or "audits/run_detail.html", context)
+
+
+def _uploaders(user) -> list[Organization]:
+    """The organizations `user` may upload for: developers they edit, auditors they belong to."""
+    memberships = Membership.objects.filter(user=user).select_related("organization")
+    found = []
+    for membership in memberships:
+        organization = membership.organization
+        if (
+            organization.kind == Organization.Kind.DEVELOPER
+            and membership.role
+            in (
+                Membership.Role.OWNER,
+                Membership.Role.EDITOR,
+            )
+        ) or organization.kind == Organization.Kind.AUDITOR:
+            found.append(organization)
+    return found
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@once_per_form_token
+def run_upload(request: HttpRequest) -> HttpResponse:
+    organizations = _uploaders(request.user)
+    if request.method == "POST":
+        form = RunUploadForm(request.POST, request.FILES, organizations=organizations)
+    else:
+        form = RunUploadForm(organizations=organizations)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = services.run_upload(
+                actor=request.user,
+                organization=data["organization"],
+                system=data["system"],
+                upload=data["artifact"],
+                companion=data.get("companion"),
+                source=data["source"],
+                system_version=data["system_version"],
+                benchmark=data["benchmark"],
+                benchmark_version=data["benchmark_version"],
+                harness_format=data["harness_format"] or None,
+                withhold_prompts=data["withhold_prompts"],
+                withhold_responses=data["withhold_responses"],
+                notes=data["notes"],
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, "The file is stored; its samples are being imported.")
+            return redirect("audits:run", pk=run.pk)
+    context = {"form": form, "organizations": organizations}
+    return render(request, "audits/run_upload.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+@once_per_form_token
+def sample_relabel(request: HttpRequest, pk: int) -> HttpResponse:
+    sample = get_object_or_404(EvaluationSample.objects.select_related("run"), pk=pk)
+    form = RelabelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.sample_relabel(actor=request.user, sample=sample, **form.cleaned_data)
+        except DomainError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Sample {sample.sample_id} is relabelled on the record.")
+    else:
+        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        messages.error(request, f"Not relabelled — {problems}")
+    return redirect("audits:run", pk=sample.run_id)
+
+
+def _version_for(run: EvaluationRun, value: str):
+    versions = list(selectors.versions_for_run(run))
+    chosen = next((v for v in versions if str(v.pk) == value), versions[0] if versions else None)
+    return versions, chosen
+
+
+@require_safe
+def run_conformance(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(pk)
+    versions, version = _version_for(run, request.GET.get("version", ""))
+    rows = selectors.conformance(version, run) if version is not None else []
+    can_map = (
+        version is not None
+        and request.user.is_authenticated
+        and request.user.has_perm("audits.map_categories", version)
+    )
+    context = {
+        "run": run,
+        "versions": versions,
+        "version": version,
+        "rows": rows,
+        "thresholds": selectors.conformance_thresholds(),
+        "can_map": can_map,
+        "mappings": selectors.mappings_for(version).filter(benchmark=run.benchmark)
+        if version is not None
+        else [],
+        "categories": selectors.run_categories(run),
+        "clauses": version.clauses.order_by("position") if version is not None else [],
+    }
+    return render(request, "audits/conformance.html", context)
+
+
+@login_required
+@require_POST
+@once_per_form_token
+def mapping_change(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a mapping, remove one, or carry the earlier version's forward, from the run's
+    conformance page; back to it with a message either way."""
+    run = _run(pk)
+    _versions, version = _version_for(run, request.POST.get("version", ""))
+    if version is None:
+        raise Http404("No policy version covers this run's system.")
+    try:
+        if "remove" in request.POST:
+            mapping = get_object_or_404(
+                CategoryMapping, pk=_after(request.POST["remove"]) or 0, version=version
+            )
+            services.mapping_remove(actor=request.user, mapping=mapping)
+            messages.success(request, "The mapping is removed, on the record.")
+        elif "carry_forward" in request.POST:
+            added = services.mapping_carry_forward(actor=request.user, version=version)
+            messages.success(
+                request, f"{added} mapping{'s' if added != 1 else ''} carried forward."
+            )
+        else:
+            services.mapping_add(
+                actor=request.user,
+                version=version,
+                benchmark=run.benchmark,
+                category=request.POST.get("category", ""),
+                clause_key=request.POST.get("clause", ""),
+            )
+            messages.success(request, "The category is mapped, on the record.")
+    except DomainError as error:
+        messages.error(request, str(error))
+    return redirect(f"{reverse('audits:conformance', args=[run.pk])}?version={version.pk}")
