@@ -29,6 +29,7 @@ from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 from audits import classifier
 from audits.ingest import FORMATS, IngestError, Limits, open_evidence
@@ -380,14 +381,16 @@ def run_ingest(run_id: int) -> EvaluationRun:
                 companion=companion_path,
                 **run.options,
             )
-            with (
-                connection.cursor() as cursor,
-                cursor.cursor.copy(
-                    f"COPY audits_evaluationsample ({_COPY_COLUMNS}) FROM STDIN"
-                ) as copy,
-            ):
-                for row in _rows(run, parser, labels, progress):
-                    copy.write_row(row)
+            with connection.cursor() as cursor:
+                raw = cursor.cursor
+                # A writer thread sends the rows while this one parses the next ones, so the
+                # server's work overlaps the parsing.
+                with raw.copy(
+                    f"COPY audits_evaluationsample ({_COPY_COLUMNS}) FROM STDIN",
+                    writer=QueuedLibpqWriter(raw),
+                ) as copy:
+                    for row in _rows(run, parser, labels, progress):
+                        copy.write_row(row)
             counts = Counter()
             for (label, _source), n in labels.items():
                 counts[label] += n
