@@ -326,11 +326,17 @@ def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tup
         else:
             label, source = classify(sample.response), EvaluationSample.LabelSource.CLASSIFIER
         labels[(label, source)] += 1
+        if len(sample.sample_id) > 300 or len(sample.category or "") > 300:
+            raise IngestError(
+                "Sample ids and categories may be at most 300 characters.",
+                record=sample.record,
+                code="malformed",
+            )
         prompt, response = sample.prompt or "", sample.response or ""
         yield (
             run.pk,
-            sample.sample_id[:300],
-            (sample.category or "")[:300],
+            sample.sample_id,
+            sample.category or "",
             # Withheld texts are stored for those who may read them (auditors, regulators);
             # everyone else is shown only their SHA-256.
             _pg_text(prompt),

@@ -266,3 +266,13 @@ def test_a_relabel_needs_a_new_label_and_a_reason(ingested, auditor, label, reas
         svc.sample_relabel(actor=auditor, sample=sample, label=label, reason=reason)
     assert list(error.value.fields) == [field]
     assert not SampleRelabel.objects.exists()
+
+
+def test_an_overlong_sample_id_fails_the_run_without_rows(company_editor, company, system):
+    rows = ["sample_id,category,prompt,response,label,should_refuse", "a,c,p,r,refusal,true"]
+    rows.append(f"{'x' * 301},c,p,r,refusal,true")
+    run = upload(company_editor, company, system, "long.csv", data="\n".join(rows).encode())
+    run = svc.run_ingest(run.pk)
+    assert (run.status, run.error_code) == (EvaluationRun.Status.FAILED, "malformed")
+    assert "300 characters" in run.error
+    assert not EvaluationSample.objects.filter(run=run).exists()
