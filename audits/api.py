@@ -220,6 +220,39 @@ class EvaluationRunViewSet(
             raise serializers.ValidationError({"version": ["A policy version id."]}) from None
         return Response(conformance_json(_published_version(version_pk), run))
 
+    @extend_schema(
+        summary="Compare the refusal rates of two complete runs (overall and per category)",
+        parameters=[OpenApiParameter("a", int, required=True),
+                    OpenApiParameter("b", int, required=True)],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )  # fmt: skip
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        runs = {}
+        for name in ("a", "b"):
+            run = selectors.run_detail(request.query_params.get(name))
+            if run is None or run.status != EvaluationRun.Status.COMPLETE:
+                raise serializers.ValidationError({name: ["A completely imported run's id."]})
+            runs[name] = run
+        overall, rows = selectors.compare_runs(runs["a"], runs["b"])
+
+        def out(row):
+            test = row.comparison
+            return {
+                "category": row.category,
+                "a": {"refusal": row.first.refusal, "n": row.first.n},
+                "b": {"refusal": row.second.refusal, "n": row.second.n},
+                "difference": round(test.difference, 4) if test else None,
+                "test": test.method if test else None,
+                "p_value": test.p_value if test else None,
+            }
+
+        return Response(
+            {"a": runs["a"].pk, "b": runs["b"].pk, "overall": out(overall),
+             "categories": [out(row) for row in rows]}
+        )  # fmt: skip
+
 
 class EvaluationSampleViewSet(viewsets.GenericViewSet):
     required_scopes = WRITES

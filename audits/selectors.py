@@ -300,3 +300,39 @@ def clause_conformance_extras(clauses: list) -> dict[int, list[dict]]:
                 {"run": run, "verdict": row.verdict, "n": row.figures.n, "url": url}
             )
     return extras
+
+
+# --- Comparing two runs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComparedRow:
+    category: str
+    first: Figures
+    second: Figures
+    comparison: Any  # audits.stats.Comparison, or None when a side has no samples
+
+    @property
+    def significant(self) -> bool:
+        return self.comparison is not None and self.comparison.p_value < 0.05
+
+
+def compare_runs(first: EvaluationRun, second: EvaluationRun) -> tuple[ComparedRow, list]:
+    """The refusal rate of each run, overall and per category present in either, with the
+    change and its two-sided test (Fisher's exact test for small counts, else the z-test)."""
+    from audits.stats import compare_proportions
+
+    def row(category: str, a: Figures, b: Figures) -> ComparedRow:
+        test = compare_proportions(a.refusal, a.n, b.refusal, b.n) if a.n and b.n else None
+        return ComparedRow(category, a, b, test)
+
+    total_a, rows_a = run_figures(first)
+    total_b, rows_b = run_figures(second)
+    by_a = {r.category: r for r in rows_a}
+    by_b = {r.category: r for r in rows_b}
+    empty = _figures("", dict.fromkeys([*_aggregates()], 0))
+    rows = [
+        row(category, by_a.get(category, empty), by_b.get(category, empty))
+        for category in sorted(set(by_a) | set(by_b))
+    ]
+    return row("", total_a, total_b), rows

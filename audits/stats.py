@@ -32,6 +32,7 @@ class Comparison:
     statistic: float | None  # z for the z-test, the odds ratio for Fisher's test
     p_value: float
     difference: float
+    method: str = ""  # "z" or "fisher"
 
 
 def _check_counts(successes: int, n: int) -> None:
@@ -72,10 +73,10 @@ def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> Comparison:
     pooled = (x1 + x2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     if se == 0:
-        return Comparison(statistic=None, p_value=1.0, difference=p1 - p2)
+        return Comparison(statistic=None, p_value=1.0, difference=p1 - p2, method="z")
     z = (p1 - p2) / se
     p_value = 2 * _scipy.norm.sf(abs(z))
-    return Comparison(statistic=z, p_value=min(1.0, float(p_value)), difference=p1 - p2)
+    return Comparison(statistic=z, p_value=min(1.0, float(p_value)), difference=p1 - p2, method="z")
 
 
 def fisher_exact_test(x1: int, n1: int, x2: int, n2: int) -> Comparison:
@@ -91,6 +92,7 @@ def fisher_exact_test(x1: int, n1: int, x2: int, n2: int) -> Comparison:
         statistic=None if math.isnan(odds) else odds,
         p_value=min(1.0, float(result.pvalue)),
         difference=x1 / n1 - x2 / n2,
+        method="fisher",
     )
 
 

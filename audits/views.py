@@ -221,3 +221,19 @@ def mapping_change(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, str(error))
     return redirect(f"{reverse('audits:conformance', args=[run.pk])}?version={version.pk}")
+
+
+@require_safe
+def run_compare(request: HttpRequest) -> HttpResponse:
+    runs = list(selectors.runs().filter(status=EvaluationRun.Status.COMPLETE)[:200])
+    first = selectors.run_detail(request.GET.get("a"))
+    second = selectors.run_detail(request.GET.get("b"))
+    overall, rows = (None, [])
+    if first and second:
+        complete = EvaluationRun.Status.COMPLETE
+        if first.status != complete or second.status != complete:
+            messages.error(request, "Both runs must be completely imported to be compared.")
+        else:
+            overall, rows = selectors.compare_runs(first, second)
+    context = {"runs": runs, "first": first, "second": second, "overall": overall, "rows": rows}
+    return render(request, "audits/compare.html", context)

@@ -254,3 +254,26 @@ def test_the_version_page_shows_each_clause_verdict(
     assert ">conforms<" in page
     assert ">diverges<" in page  # the cooking clause: everything refused
     assert f"/evidence/runs/{run.pk}/conformance/?version={published_version.pk}" in page
+
+
+def test_two_runs_are_compared_with_the_right_test(client_for, api_for, run_with):
+    before = run_with({"bio": {"refusal": 90, "compliance": 10}, "food": {"refusal": 2}})
+    after = run_with({"bio": {"refusal": 50, "compliance": 50}, "food": {"compliance": 2}})
+    data = api_for().get(f"/api/v1/evaluation-runs/compare/?a={before.pk}&b={after.pk}").json()
+    bio = next(c for c in data["categories"] if c["category"] == "bio")
+    assert (bio["a"], bio["b"]) == ({"refusal": 90, "n": 100}, {"refusal": 50, "n": 100})
+    assert bio["difference"] == 0.4
+    assert bio["test"] == "z"
+    assert bio["p_value"] < 0.001
+    food = next(c for c in data["categories"] if c["category"] == "food")
+    assert food["test"] == "fisher"  # two samples a side: the z-test's approximation is poor
+    assert food["p_value"] > 0.05
+    assert data["overall"]["a"] == {"refusal": 92, "n": 102}
+    bad = api_for().get(f"/api/v1/evaluation-runs/compare/?a={before.pk}&b=nope")
+    assert bad.status_code == 400
+    assert "b" in bad.json()["error"]["fields"]
+
+    page = client_for(None).get(f"/evidence/compare/?a={before.pk}&b={after.pk}").content.decode()
+    assert "Fisher&#x27;s exact" in page or "Fisher's exact" in page
+    assert "+40" in page
+    assert "significant" in page

@@ -31,6 +31,7 @@ PUBLIC_PAGES = [
     "/organizations/",
     "/organizations/acme-ai/",
     "/evidence/",
+    "/evidence/compare/",
     "/accounts/login/",
     "/accounts/signup/",
     "/accounts/password/reset/",
