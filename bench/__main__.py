@@ -22,7 +22,14 @@ from bench.core import BASE_DIR, BENCH_DATABASE, RESULTS_DIR, Context, Figure, S
 
 # Run in this order: the baselines first, since every later figure is read against them.
 # A new area adds one module with `run(ctx) -> list[Figure]` to this list.
-MODULES = ["bench.baselines", "bench.ledger", "bench.policies", "bench.comments", "bench.health"]
+MODULES = [
+    "bench.baselines",
+    "bench.ledger",
+    "bench.policies",
+    "bench.comments",
+    "bench.evidence",
+    "bench.health",
+]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
