@@ -21,6 +21,20 @@ def notify_followers_of_version(version_id: int) -> int:
     return version_notify_followers(version_id=version_id)
 
 
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=6,
+)
+def notify_moderators_of_not_me_report(flag_id: int) -> int:
+    """After a "submitted in my name without my consent" report commits: e-mail the moderators
+    (each one once, however often this runs)."""
+    from policies.services.comments import moderators_notify_not_me_report
+
+    return moderators_notify_not_me_report(flag_id=flag_id)
+
+
 @shared_task
 def comment_period_notices() -> dict[str, int]:
     """Every few minutes: the "opening", "closing soon" and "closed" notices that are due."""

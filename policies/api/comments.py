@@ -27,11 +27,12 @@ from policies.models import (
     CommentCluster,
     CommentPeriod,
     CommentResponse,
+    Flag,
     PolicyVersion,
 )
 from policies.rules import allowed
 from policies.selectors import comments as reads
-from policies.selectors.responses import response_requirements
+from policies.selectors.responses import link_next_version, response_requirements
 from policies.services import comments as services
 
 WRITE_COMMENTS = ApiToken.Scope.WRITE_COMMENTS.value
@@ -344,6 +345,7 @@ class CommentPeriodViewSet(
                 "declined": serializers.IntegerField(),
                 "percent_answered": serializers.IntegerField(),
                 "complete": serializers.BooleanField(),
+                "next_version": serializers.DictField(allow_null=True),
                 "items": serializers.ListField(child=serializers.DictField()),
             },
         ),
@@ -352,6 +354,35 @@ class CommentPeriodViewSet(
     def responses(self, request, pk=None):
         period = self._period(pk)
         req = response_requirements(period)
+        following = link_next_version(period, req)
+        diff_url = None
+        if following is not None:
+            version = period.version
+            diff_url = request.build_absolute_uri(
+                reverse(
+                    "policies:diff",
+                    args=[
+                        version.policy.organization.slug,
+                        version.policy.slug,
+                        version.number,
+                        following.number,
+                    ],
+                )
+            )
+
+        def change(item) -> dict | None:
+            found = item.next_change
+            if found is None:
+                return None
+            return {
+                "kind": found.kind,
+                "key": found.key,
+                "behavior_change": None
+                if found.behavior_change is None
+                else {"from": found.behavior_change[0], "to": found.behavior_change[1]},
+                "url": None if found.kind == "unchanged" else f"{diff_url}#change-{found.key}",
+            }
+
         return Response(
             {
                 "published_at": period.responses_published_at,
@@ -361,15 +392,21 @@ class CommentPeriodViewSet(
                 "declined": req.declined,
                 "percent_answered": req.percent_answered,
                 "complete": req.complete,
+                "next_version": None
+                if following is None
+                else {"id": following.pk, "number": following.number, "diff_url": diff_url},
                 "items": [
                     {
                         "kind": item.kind,
                         "cluster": item.cluster.pk if item.cluster else None,
                         "clause": item.clause_key or None,
+                        # The clause the item is about (a campaign's too), if any.
+                        "about_clause": item.about_clause or None,
                         "comment_count": item.comment_count,
                         "response": ResponseSerializer(item.response).data
                         if item.response
                         else None,
+                        "next_version_change": change(item),
                     }
                     for item in req.items
                 ],
@@ -646,13 +683,25 @@ class ModerationQueueViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Held and flagged comments, oldest first (moderators)",
-        parameters=[OpenApiParameter("after", int)],
+        parameters=[
+            OpenApiParameter("after", int),
+            OpenApiParameter(
+                "reason",
+                str,
+                enum=list(Flag.Reason.values),
+                description="Only comments with an open flag of this reason (not_me: reported "
+                "as submitted in someone's name without their consent).",
+            ),
+        ],
     )
     def list(self, request):
         if not allowed(request.user, "policies.moderate_comments"):
             raise NotAllowed("Only moderators can read the moderation queue.")
         after = request.query_params.get("after", "")
-        queue = reads.moderation_queue(after=int(after) if after.isdigit() else None)
+        queue = reads.moderation_queue(
+            after=int(after) if after.isdigit() else None,
+            reason=request.query_params.get("reason") or None,
+        )
         results = []
         for comment in queue:
             data = CommentSerializer(comment).data
@@ -661,13 +710,18 @@ class ModerationQueueViewSet(viewsets.GenericViewSet):
                 {
                     "reason": f.reason,
                     "details": f.details,
+                    "created_at": f.created_at,
                     "by_author": f.user_id == comment.author_id,
                 }
                 for f in comment.open_flags
             ]
             results.append(data)
         return Response(
-            {"results": results, "next_after": queue[-1].pk if len(queue) == 50 else None}
+            {
+                "results": results,
+                "next_after": queue[-1].pk if len(queue) == 50 else None,
+                "open_reports": reads.open_report_counts(),
+            }
         )
 
 

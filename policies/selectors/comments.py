@@ -415,17 +415,27 @@ def cluster_for_period(period: CommentPeriod, pk: Any) -> CommentCluster:
 
 
 def moderation_queue(
-    *, cursor: str | None = None, after: int | None = None, size: int = 50
+    *,
+    cursor: str | None = None,
+    after: int | None = None,
+    size: int = 50,
+    reason: str | None = None,
 ) -> list[Comment]:
     """Held comments and comments with open flags, oldest first, with their open flags
     (`open_flags`). The next page starts after the last comment's id: pass it as `cursor`
-    (a string, as it comes from a query string) or `after`."""
+    (a string, as it comes from a query string) or `after`. With a flag `reason`, only the
+    comments with an open flag of that reason (and, for "not_me", those held for it)."""
     if cursor:
         if not str(cursor).isdigit() or len(str(cursor)) > 19:
             raise Invalid("This page link is not valid.", fields={"cursor": ["Invalid cursor."]})
         after = int(cursor)
+    if reason and reason not in Flag.Reason.values:
+        raise Invalid("Unknown reason.", fields={"reason": ["Use one of the flag reasons."]})
     held = Comment.objects.filter(status=Comment.Status.HELD)
     flagged = Flag.objects.filter(resolved_at__isnull=True)
+    if reason:
+        flagged = flagged.filter(reason=reason)
+        held = held.filter(held_reason=reason) if reason == Flag.Reason.NOT_ME else held.none()
     if after:
         held = held.filter(id__gt=after)
         flagged = flagged.filter(comment_id__gt=after)
@@ -445,6 +455,17 @@ def moderation_queue(
         .order_by("id")
     )
     return list(rows)
+
+
+def open_report_counts() -> dict[str, int]:
+    """How many comments have an open flag of each reason: the queue's header, so a report of
+    identity misuse is not lost among spam flags."""
+    return dict(
+        Flag.objects.filter(resolved_at__isnull=True)
+        .values_list("reason")
+        .annotate(n=Count("comment_id", distinct=True))
+        .values_list("reason", "n")
+    )
 
 
 def open_periods(*, limit: int = 10) -> list[CommentPeriod]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Count, Q
 
+from policies.diff import ClauseChange
 from policies.models import (
     Clause,
     Comment,
@@ -28,6 +29,18 @@ class RequiredItem:
     clause_key: str = ""
     clause_title: str = ""
     response: CommentResponse | None = None
+    # What became of the item's clause in the next published version (see `link_next_version`):
+    # None when there is no next version or the item is about the whole text.
+    next_change: ClauseChange | None = None
+
+    @property
+    def about_clause(self) -> str:
+        """The key of the clause the item is about: its own, or a campaign's clause."""
+        if self.kind == "clause":
+            return self.clause_key
+        representative = self.cluster.representative if self.cluster else None
+        clause = getattr(representative, "clause", None) if representative else None
+        return clause.key if clause is not None else ""
 
     @property
     def answered(self) -> bool:
@@ -88,7 +101,7 @@ def response_requirements(period: CommentPeriod) -> ResponseRequirements:
             response=by_cluster.get(cluster.pk),
         )
         for cluster in CommentCluster.objects.filter(period=period, comment_count__gte=minimum)
-        .select_related("representative")
+        .select_related("representative__clause")
         .order_by("-comment_count", "id")
     ]
     # A clause is owed an answer when a comment on it is in public view (withdrawn tombstones
@@ -139,4 +152,33 @@ def next_version(period: CommentPeriod) -> PolicyVersion | None:
     )
 
 
-__all__ = ["RequiredItem", "ResponseRequirements", "next_version", "response_requirements"]
+def link_next_version(
+    period: CommentPeriod, requirements: ResponseRequirements
+) -> PolicyVersion | None:
+    """The next published version, with each required item's `next_change`: what the diff from
+    the commented version says became of the item's clause (changed, re-keyed, moved, removed or
+    unchanged), so the response links to the very change — or says there was none."""
+    following = next_version(period)
+    if following is None:
+        return None
+    from policies.selectors import version_diff
+
+    diff = version_diff(old=period.version, new=following)
+    by_old_key = {
+        change.old_key or (change.old or {}).get("key"): change
+        for change in diff.changes
+        if change.kind != "added"
+    }
+    for item in requirements.items:
+        key = item.about_clause
+        item.next_change = by_old_key.get(key) if key else None
+    return following
+
+
+__all__ = [
+    "RequiredItem",
+    "ResponseRequirements",
+    "link_next_version",
+    "next_version",
+    "response_requirements",
+]

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -57,6 +57,7 @@ OPEN_GRACE = timedelta(minutes=5)
 # Who was already sent which period notice: a retry after an SMTP failure skips them.
 NOTICE_KEY = "policies:period-notice:{period}:{kind}:{at}:{user}"
 NOTICE_SECONDS = 14 * 24 * 3600
+NOT_ME_NOTICE_KEY = "policies:not-me-notice:{flag}:{user}"
 
 # A link is an http(s) URL or a bare www. address; one alternation, scanned left to right, so
 # "https://www.example.org" counts once.
@@ -774,7 +775,81 @@ def comment_flag(*, user: User, comment: Comment, reason: str, details: str = ""
             subject=locked,
             payload={"comment": locked.pk, "period": locked.period_id, "status": locked.status},
         )
+    if reason == Flag.Reason.NOT_ME:
+        _schedule_not_me_notice(flag.pk)
     return flag
+
+
+def _schedule_not_me_notice(flag_id: int) -> None:
+    """After commit, tell the moderators: a report of identity misuse should not wait for
+    someone to open the queue."""
+
+    def enqueue() -> None:
+        from policies.tasks import notify_moderators_of_not_me_report
+
+        try:
+            notify_moderators_of_not_me_report.delay(flag_id)
+        except Exception:
+            # The report is stored and in the queue either way; the log names it for a re-run.
+            logger.exception("Could not queue the moderators' e-mail for flag %s", flag_id)
+
+    transaction.on_commit(enqueue)
+
+
+def moderators_notify_not_me_report(*, flag_id: int) -> int:
+    """E-mail every active moderator about a "submitted in my name without my consent" report,
+    each once (safe to run again); returns how many e-mails went out. Not atomic: mail is not
+    transactional, so each send is recorded on its own."""
+    from governance.rules import MODERATORS_GROUP
+
+    flag = (
+        Flag.objects.select_related("comment__period__version__policy__organization", "user")
+        .filter(pk=flag_id, reason=Flag.Reason.NOT_ME)
+        .first()
+    )
+    if flag is None or flag.resolved_at is not None:
+        return 0  # gone, or a moderator acted before the e-mail went out
+    comment = flag.comment
+    version = comment.period.version
+    context = {
+        "flag": flag,
+        "comment": comment,
+        "version": version,
+        "policy": version.policy,
+        "by_author": flag.user_id == comment.author_id,
+        "reported_at": _when(flag.created_at),
+        "comment_url": f"{settings.SITE_URL.rstrip('/')}"
+        f"{reverse('policies:comment', args=[comment.pk])}",
+        "queue_url": f"{settings.SITE_URL.rstrip('/')}"
+        f"{reverse('policies:moderation-queue')}?reason=not_me",
+    }
+    subject = " ".join(
+        render_to_string("policies/email/not_me_report_subject.txt", context).split()
+    )
+    body = render_to_string("policies/email/not_me_report.txt", context)
+    moderators = (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__name=MODERATORS_GROUP) | Q(is_staff=True))
+        .exclude(email="")
+        .distinct()
+        .only("id", "email")
+        .order_by("pk")
+    )
+    sent = 0
+    for moderator in moderators.iterator():
+        key = NOT_ME_NOTICE_KEY.format(flag=flag.pk, user=moderator.pk)
+        if not cache.add(key, 1, NOTICE_SECONDS):
+            continue
+        message = EmailMessage(
+            subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body=body, to=[moderator.email]
+        )
+        try:
+            message.send()
+        except Exception:
+            cache.delete(key)  # not sent: the retry must try this moderator again
+            raise
+        sent += 1
+    return sent
 
 
 # --- Moderation --------------------------------------------------------------------------------
@@ -1043,6 +1118,7 @@ __all__ = [
     "comment_unendorse",
     "comment_withdraw",
     "count_links",
+    "moderators_notify_not_me_report",
     "require_responses_before_publish",
     "response_document_publish",
 ]

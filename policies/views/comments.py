@@ -49,7 +49,7 @@ from policies.models import (
 )
 from policies.rules import allowed
 from policies.selectors import comments as reads
-from policies.selectors.responses import next_version, response_requirements
+from policies.selectors.responses import link_next_version, response_requirements
 from policies.services import comments as services
 from policies.views import _policy, _visible_version
 
@@ -533,17 +533,26 @@ def _require_moderator(request: HttpRequest) -> None:
 
 def _queue_response(request: HttpRequest, *, failed: int | None = None, form=None):
     cursor = request.GET.get("cursor", "") or request.GET.get("after", "")
+    reason = request.GET.get("reason", "")
+    reason = reason if reason in Flag.Reason.values else ""
     try:
-        queue = reads.moderation_queue(cursor=cursor or None, size=QUEUE_SIZE)
+        queue = reads.moderation_queue(cursor=cursor or None, size=QUEUE_SIZE, reason=reason)
     except Invalid:
-        queue = reads.moderation_queue(size=QUEUE_SIZE)
+        queue = reads.moderation_queue(size=QUEUE_SIZE, reason=reason)
+    base = reverse("policies:moderation-queue")
+    reports = reads.open_report_counts()
     context = {
         "queue": queue,
         "failed": failed,
         "failed_form": form,
         "failed_elsewhere": failed is not None and all(c.pk != failed for c in queue),
         "next_cursor": queue[-1].pk if len(queue) == QUEUE_SIZE else None,
-        "queue_url": reverse("policies:moderation-queue"),
+        "reason": reason,
+        "reason_label": Flag.Reason(reason).label if reason else "",
+        "not_me_open": reports.get(Flag.Reason.NOT_ME, 0),
+        "all_url": base,
+        # Where a moderator's action returns to: the same (filtered) queue.
+        "queue_url": f"{base}?{urlencode({'reason': reason})}" if reason else base,
     }
     return render(request, "policies/comments/moderation.html", context)
 
@@ -738,7 +747,7 @@ def _responses_context(request, period, *, publish_form=None, failed_form=None) 
     return {
         **_page_context(period),
         "requirements": requirements,
-        "next_version": next_version(period),
+        "next_version": link_next_version(period, requirements),
         "can_respond": can_respond,
         "can_publish": can_respond and allowed(request.user, "policies.publish_responses", period),
         "cluster_min": _setting("RESPONSE_CLUSTER_MIN"),
