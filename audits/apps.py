@@ -10,6 +10,8 @@ class AuditsConfig(AppConfig):
 
         register_subject_resolver("evaluationrun", _run_names)
         register_subject_resolver("evaluationsample", _sample_names)
+        register_subject_resolver("auditreport", _report_names)
+        register_subject_resolver("finding", _finding_names)
 
         # Each clause of a version page shows the verdicts of the latest mapped runs.
         from audits.selectors import clause_conformance_extras
@@ -33,3 +35,28 @@ def _sample_names(ids: set[int]) -> dict[int, str]:
 
     samples = EvaluationSample.objects.filter(pk__in=ids)
     return {s.pk: f"Sample {s.sample_id} of run #{s.run_id}" for s in samples}
+
+
+def _report_names(ids: set[int]) -> dict[int, str]:
+    # The ledger is public: a report's title shows only once the report is.
+    from audits.models import AuditReport
+
+    reports = AuditReport.objects.filter(pk__in=ids).select_related("auditor", "audited")
+    return {
+        r.pk: f"Audit report #{r.pk}: {r.title}"
+        if r.is_published
+        else f"Audit report #{r.pk} by {r.auditor.name} on {r.audited.name}"
+        for r in reports
+    }
+
+
+def _finding_names(ids: set[int]) -> dict[int, str]:
+    from audits.models import Finding
+
+    findings = Finding.objects.filter(pk__in=ids).select_related("report")
+    return {
+        f.pk: f"Finding {f.number} ({f.clause_key}) of audit report #{f.report_id}"
+        if f.report.is_published
+        else f"Finding {f.number} of audit report #{f.report_id}"
+        for f in findings
+    }

@@ -4,11 +4,15 @@ A run is one result file of an evaluation harness (inspect-ai, XSTest, HarmBench
 harness, promptfoo, AIR-Bench or the generic format), kept as uploaded with its SHA-256. Its
 samples are loaded in one transaction by the ingestion task (COPY): a file that fails leaves
 no samples, only the run marked failed with the reason in plain words.
+
+Audit reports (below) are accredited auditors' reports with findings on clauses, under
+coordinated disclosure.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -199,3 +203,245 @@ class CategoryMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.benchmark}: {self.category} → {self.clause_key}"
+
+
+# --- Audit reports -----------------------------------------------------------------------------
+# An accredited auditor's report on a company's policy versions, AI systems and evaluation runs,
+# with findings on clauses. Coordinated disclosure: once submitted and the company notified, it
+# stays under embargo (visible to the auditor, the audited company and regulators) until the
+# embargo ends, then it is published with the company's response beside it. A submitted report's
+# content never changes (a PostgreSQL trigger); findings then move only through their statuses.
+
+
+def attachment_path(attachment: ReportAttachment, filename: str) -> str:
+    return f"audits/{attachment.sha256[:2]}/{attachment.sha256}.pdf"
+
+
+class AuditReport(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted (the company is being notified)"
+        EMBARGOED = "embargoed", "Under embargo"
+        PUBLISHED = "published", "Published"
+
+    class Opinion(models.TextChoices):
+        POSITIVE = "positive", "Positive"
+        POSITIVE_WITH_COMMENTS = "positive_with_comments", "Positive with comments"
+        NEGATIVE = "negative", "Negative"
+
+    auditor = models.ForeignKey(
+        "governance.Organization", on_delete=models.PROTECT, related_name="audit_reports_filed"
+    )
+    audited = models.ForeignKey(
+        "governance.Organization", on_delete=models.PROTECT, related_name="audit_reports_received"
+    )
+    title = models.CharField(max_length=200)
+    versions = models.ManyToManyField("policies.PolicyVersion", related_name="audit_reports")
+    systems = models.ManyToManyField("governance.AISystem", related_name="audit_reports")
+    system_versions = ArrayField(models.CharField(max_length=120), default=list, blank=True)
+    runs = models.ManyToManyField(EvaluationRun, related_name="audit_reports", blank=True)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    methodology = models.TextField(max_length=50_000)
+    summary = models.TextField(max_length=20_000)
+    opinion = models.CharField(max_length=30, choices=Opinion.choices)
+
+    # The independence and conflict-of-interest declaration, required to submit.
+    declares_no_non_audit_work = models.BooleanField(default=False)
+    declares_no_contingent_fee = models.BooleanField(default=False)
+    relationships_disclosed = models.TextField(max_length=5000, blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declared_at = models.DateTimeField(null=True, blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    embargo_days = models.PositiveIntegerField(default=30)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    embargo_until = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the canonical JSON of the report's content and its attachments' hashes, fixed
+    # at submission and written to the ledger, so the published text can be checked against it.
+    content_sha256 = models.CharField(max_length=64, blank=True)
+
+    company_response = models.TextField(max_length=20_000, blank=True)
+    company_responded_at = models.DateTimeField(null=True, blank=True)
+    company_responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-published_at", "-submitted_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")),
+                name="auditreport_period_order",
+            ),
+            models.CheckConstraint(
+                condition=~Q(auditor=models.F("audited")), name="auditreport_not_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(submitted_at__isnull=False, content_sha256__gt=""),
+                name="auditreport_submitted_fixed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="embargoed") | Q(embargo_until__isnull=False),
+                name="auditreport_embargo_has_end",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published") | Q(published_at__isnull=False),
+                name="auditreport_published_at",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "embargo_until"], name="auditreport_due"),
+            models.Index(fields=["audited", "status"], name="auditreport_audited"),
+            models.Index(fields=["auditor", "status"], name="auditreport_auditor"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+
+class ReportAttachment(models.Model):
+    """A PDF attached to a report: stored by its SHA-256 and served only as a download."""
+
+    report = models.ForeignKey(AuditReport, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["report", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "sha256"], name="reportattachment_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Finding(models.Model):
+    class Severity(models.TextChoices):
+        CRITICAL = "critical", "Critical"
+        HIGH = "high", "High"
+        MEDIUM = "medium", "Medium"
+        LOW = "low", "Low"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        REMEDIATED = "remediated", "Remediated"
+        DISPUTED = "disputed", "Disputed"
+
+    report = models.ForeignKey(AuditReport, on_delete=models.CASCADE, related_name="findings")
+    number = models.PositiveIntegerField(help_text="1, 2, … within the report.")
+    title = models.CharField(max_length=200)
+    version = models.ForeignKey(
+        "policies.PolicyVersion", on_delete=models.PROTECT, related_name="findings"
+    )
+    clause = models.ForeignKey("policies.Clause", on_delete=models.PROTECT, related_name="findings")
+    clause_key = models.CharField(max_length=120)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    criterion = models.TextField(max_length=5000)
+    observed = models.TextField(max_length=20_000)
+    recommendation = models.TextField(max_length=10_000)
+    target_date = models.DateField()
+    runs = models.ManyToManyField(EvaluationRun, related_name="findings", blank=True)
+    samples = models.ManyToManyField(EvaluationSample, related_name="findings", blank=True)
+    # Hazardous content of the cited samples stays off the public page; its SHA-256 is shown.
+    withhold_samples = models.BooleanField(default=False)
+    # The conformance figure the finding rests on, as computed when it was written:
+    # {"run", "version", "n", "expected_share", "interval": [low, high], "verdict"}.
+    conformance = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.OPEN)
+    company_response = models.TextField(max_length=10_000, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    remediated_at = models.DateTimeField(null=True, blank=True)
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    remediated_version = models.ForeignKey(
+        "policies.PolicyVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="remediated_findings",
+    )
+    remediated_run = models.ForeignKey(
+        EvaluationRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="remediated_findings",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["report", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "number"], name="finding_number_once"),
+            models.CheckConstraint(
+                condition=~Q(status="remediated")
+                | Q(remediated_at__isnull=False)
+                & (Q(remediated_version__isnull=False) | Q(remediated_run__isnull=False)),
+                name="finding_remediated_shows_fix",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="disputed")
+                | Q(disputed_at__isnull=False) & ~Q(company_response=""),
+                name="finding_disputed_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "target_date"], name="finding_due"),
+            models.Index(fields=["clause_key"], name="finding_clause_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Finding {self.number}: {self.title}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (self.Status.REMEDIATED, self.Status.DISPUTED)
+
+
+class FindingEvent(models.Model):
+    """One step of a finding's timeline: who did what, when, and why."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=30)
+    status = models.CharField(max_length=14, choices=Finding.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "governance.Organization", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(max_length=10_000, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["finding", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.at:%Y-%m-%d}"

@@ -79,3 +79,63 @@ def edits_policy_of(user, version) -> bool:
 # Mapping benchmark categories onto clauses decides what the conformance figures measure: the
 # company's policy editors, accredited auditors and staff may do it, each change on the ledger.
 rules.add_perm("audits.map_categories", is_staff | is_accredited_auditor | edits_policy_of)
+
+
+# --- Audit reports ------------------------------------------------------------------------------
+# Drafts: only the auditor's organization. Submitted and embargoed reports: the auditor, the
+# audited company and regulators. Published reports: everyone. The auditor writes the report
+# while it is a draft (its accreditation current); the audited company's editors and owners
+# respond to it and move its findings; regulators only read.
+
+
+@rules.predicate
+def member_of_report_auditor(user, report) -> bool:
+    return is_org_member(user, report.auditor)
+
+
+@rules.predicate
+def member_of_audited(user, report) -> bool:
+    return is_org_member(user, report.audited)
+
+
+@rules.predicate
+def edits_for_audited(user, report) -> bool:
+    return (
+        report.audited.kind == Organization.Kind.DEVELOPER
+        and report.audited.is_verified
+        and is_org_editor_or_owner(user, report.audited)
+    )
+
+
+@rules.predicate
+def report_is_published(user, report) -> bool:
+    return report.status == "published"
+
+
+@rules.predicate
+def report_is_draft(user, report) -> bool:
+    return report.status == "draft"
+
+
+@rules.predicate
+def writes_for_report_auditor(user, report) -> bool:
+    return member_of_accredited_auditor(user, report.auditor)
+
+
+rules.add_perm("audits.create_report", member_of_accredited_auditor)
+rules.add_perm(
+    "audits.view_report",
+    report_is_published
+    | member_of_report_auditor
+    | (~report_is_draft & (member_of_audited | is_regulator)),
+)
+rules.add_perm("audits.edit_report", report_is_draft & writes_for_report_auditor)
+# Embargo changes and early publication after the company's response, by the auditor.
+rules.add_perm("audits.manage_disclosure", ~report_is_draft & member_of_report_auditor)
+rules.add_perm("audits.respond_to_report", ~report_is_draft & edits_for_audited)
+# Reading a finding's withheld sample texts: as for withheld evidence (accredited auditors,
+# regulators, staff) plus the report's own parties.
+rules.add_perm(
+    "audits.view_withheld_findings",
+    is_staff | is_accredited_auditor | is_regulator | member_of_report_auditor | member_of_audited,
+)

@@ -11,3 +11,19 @@ def ingest_run(run_id: int) -> str:
     from audits.services import run_ingest
 
     return run_ingest(run_id).status
+
+
+@shared_task(acks_late=True)
+def audit_report_notify(report_id: int) -> bool:
+    """After a report is submitted: notify the audited company and start the embargo."""
+    from audits.report_services import report_notify
+
+    return report_notify(report_id=report_id) is not None
+
+
+@shared_task
+def audit_reports_due() -> dict:
+    """Periodic: publish reports whose embargo ended; notify companies a lost task missed."""
+    from audits.report_services import reports_due
+
+    return reports_due()

@@ -161,6 +161,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "policies.tasks.comment_period_notices",
         "schedule": 300.0,
     },
+    # Audit reports whose embargo ended are published; companies not yet notified are.
+    "audit-reports-due": {
+        "task": "audits.tasks.audit_reports_due",
+        "schedule": 60.0,
+    },
     # A safety net: posting already schedules the pass after each commit.
     "cluster-pending-comments": {
         "task": "policies.tasks.comments_cluster_pending",
@@ -397,4 +402,11 @@ OPENREFUSAL = {
     "EVIDENCE_MAX_UNCOMPRESSED_BYTES": env.int(
         "EVIDENCE_MAX_UNCOMPRESSED_BYTES", default=4 * 1024**3
     ),
+    # Audit reports (audits.report_services): the embargo after the company is notified, in
+    # days (the auditor may shorten it to the minimum, or extend it to the maximum), and the
+    # largest PDF attachment.
+    "AUDIT_EMBARGO_DAYS": env.int("AUDIT_EMBARGO_DAYS", default=30),
+    "AUDIT_EMBARGO_MIN_DAYS": env.int("AUDIT_EMBARGO_MIN_DAYS", default=7),
+    "AUDIT_EMBARGO_MAX_DAYS": env.int("AUDIT_EMBARGO_MAX_DAYS", default=90),
+    "AUDIT_ATTACHMENT_MAX_BYTES": env.int("AUDIT_ATTACHMENT_MAX_BYTES", default=20 * 1024**2),
 }

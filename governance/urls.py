@@ -38,6 +38,7 @@ urlpatterns = [
     ),
     path("policies/", include("policies.urls", namespace="policies")),
     path("evidence/", include("audits.urls", namespace="audits")),
+    path("audits/", include("audits.report_urls", namespace="reports")),
     path("", home, name="home"),
     path("healthz", health, name="healthz"),
 ]

@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from audits.api import CategoryMappingViewSet, EvaluationRunViewSet, EvaluationSampleViewSet
+from audits.report_api import AuditReportViewSet, FindingViewSet, ScorecardViewSet
 from governance.api.ledger import LedgerEntryViewSet
 from governance.api.me import MeExportView, MeView
 from governance.api.organizations import (
@@ -52,6 +53,9 @@ router.register("moderation-queue", ModerationQueueViewSet, basename="moderation
 router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
 router.register("evaluation-samples", EvaluationSampleViewSet, basename="evaluation-sample")
 router.register("category-mappings", CategoryMappingViewSet, basename="category-mapping")
+router.register("audit-reports", AuditReportViewSet, basename="audit-report")
+router.register("findings", FindingViewSet, basename="finding")
+router.register("scorecards", ScorecardViewSet, basename="scorecard")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -1,0 +1,54 @@
+"""Template helpers for audit reports: safe Markdown, and badges for status, opinion and
+severity that say their meaning in words (colour only repeats it)."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from governance.markdown import render_markdown
+
+register = template.Library()
+
+_REPORT = {"draft": "muted", "submitted": "warning", "embargoed": "warning", "published": "success"}
+_OPINION = {"positive": "success", "positive_with_comments": "warning", "negative": "danger"}
+_SEVERITY = {"critical": "danger", "high": "danger", "medium": "warning", "low": "muted"}
+_FINDING = {
+    "open": "warning",
+    "acknowledged": "muted",
+    "remediated": "success",
+    "disputed": "danger",
+}
+
+
+def _badge(kind: str, text: str) -> SafeString:
+    return format_html('<span class="badge badge--{}">{}</span>', kind, text)
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    return render_markdown(text or "")
+
+
+@register.simple_tag
+def report_status_badge(report) -> SafeString:
+    return _badge(_REPORT.get(report.status, "muted"), report.get_status_display())
+
+
+@register.simple_tag
+def opinion_badge(report) -> SafeString:
+    return _badge(_OPINION.get(report.opinion, "muted"), f"Opinion: {report.get_opinion_display()}")
+
+
+@register.simple_tag
+def severity_badge(finding) -> SafeString:
+    return _badge(_SEVERITY.get(finding.severity, "muted"), finding.get_severity_display())
+
+
+@register.simple_tag
+def finding_status_badge(finding, overdue: bool = False) -> SafeString:
+    badge = _badge(_FINDING.get(finding.status, "muted"), finding.get_status_display())
+    if overdue:
+        badge += _badge("danger", "Overdue")
+    return badge
