@@ -132,7 +132,9 @@ def test_the_api_files_a_report_with_field_errors_for_bad_input(
     assert response.json()["status"] == "submitted"
 
 
-def test_the_api_refuses_an_unaccredited_auditor(api_for, citizen, company, published_version):
+def test_the_api_refuses_an_unaccredited_auditor(
+    api_for, citizen, auditor_org, company, published_version
+):
     response = api_for(citizen).post(
         reverse("audit-report-list"),
         {"auditor": "independent-audit", "audited": company.slug, "title": "t",
@@ -140,5 +142,6 @@ def test_the_api_refuses_an_unaccredited_auditor(api_for, citizen, company, publ
          "period_end": "2026-02-01", "methodology": "m", "summary": "s", "opinion": "positive"},
         format="json",
     )  # fmt: skip
-    assert response.status_code in (400, 403)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_accredited"
     assert not AuditReport.objects.exists()
