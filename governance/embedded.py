@@ -48,7 +48,7 @@ def database_settings() -> dict:
 
 def broker_folder() -> Path:
     folder = DATA_DIR / "celery"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return folder
 

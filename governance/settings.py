@@ -144,6 +144,8 @@ else:
         "data_folder_in": str(_broker / "queue"),
         "data_folder_out": str(_broker / "queue"),
         "processed_folder": str(_broker / "processed"),
+        # Exchange tables; kombu's default is the working directory.
+        "control_folder": str(_broker / "control"),
         "store_processed": False,
     }
 
