@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 
 from audits.models import AuditReport, EvaluationRun, Finding
 from governance.models import AISystem, Organization
@@ -22,6 +23,19 @@ class _VersionChoice(forms.ModelMultipleChoiceField):
 class _RunChoice(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: EvaluationRun) -> str:
         return f"#{obj.pk} {obj.benchmark} on {obj.system.name} {obj.system_version}"
+
+
+def _latest_runs(organization_id: int, limit: int) -> QuerySet[EvaluationRun]:
+    """The company's latest complete runs. Limited in a subquery, not by slicing: a choice
+    field filters its queryset to validate, which a sliced queryset cannot do."""
+    latest = EvaluationRun.objects.filter(
+        system__organization_id=organization_id, status=EvaluationRun.Status.COMPLETE
+    ).order_by("-uploaded_at", "-pk")
+    return (
+        EvaluationRun.objects.filter(pk__in=latest.values("pk")[:limit])
+        .select_related("system")
+        .order_by("-uploaded_at", "-pk")
+    )
 
 
 class ReportForm(forms.Form):
@@ -83,13 +97,7 @@ class ReportForm(forms.Form):
             .order_by("policy__title", "-major", "-minor", "-patch")
         )
         self.fields["systems"].queryset = AISystem.objects.filter(organization=audited)
-        self.fields["runs"].queryset = (
-            EvaluationRun.objects.filter(
-                system__organization=audited, status=EvaluationRun.Status.COMPLETE
-            )
-            .select_related("system")
-            .order_by("-uploaded_at")[:200]
-        )
+        self.fields["runs"].queryset = _latest_runs(audited.pk, 200)
 
     def clean_system_versions(self) -> list[str]:
         lines = self.cleaned_data["system_versions"].splitlines()
@@ -228,14 +236,7 @@ class RemediateForm(forms.Form):
             .order_by("-major", "-minor", "-patch")
         )
         self.fields["version"].label_from_instance = lambda v: f"{v.policy.title} {v.number}"
-        self.fields["run"].queryset = (
-            EvaluationRun.objects.filter(
-                system__organization_id=finding.report.audited_id,
-                status=EvaluationRun.Status.COMPLETE,
-            )
-            .select_related("system")
-            .order_by("-uploaded_at")[:100]
-        )
+        self.fields["run"].queryset = _latest_runs(finding.report.audited_id, 100)
         self.fields["run"].label_from_instance = lambda r: (
             f"#{r.pk} {r.benchmark} on {r.system.name} {r.system_version}"
         )
