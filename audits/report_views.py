@@ -470,6 +470,9 @@ def finding_answer(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             messages.success(request, "Your answer to the finding is on the record.")
             return redirect("reports:finding", pk=finding.pk)
     context = _finding_context(request, finding, **{name: form})
+    if not context["can_act"]:
+        # The answer forms are not shown for a closed finding: say why here instead.
+        context["answer_errors"] = form.non_field_errors()
     return render(request, "audits/reports/finding.html", context, status=400)
 
 
