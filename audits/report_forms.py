@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from audits.models import AuditReport, EvaluationRun, Finding
 from governance.models import AISystem, Organization
@@ -67,7 +67,7 @@ class ReportForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     period_start = forms.DateField(widget=DATE, label="Period covered: from")
-    period_end = forms.DateField(widget=DATE, label="to")
+    period_end = forms.DateField(widget=DATE, label="Period covered: to")
     opinion = forms.ChoiceField(choices=AuditReport.Opinion.choices, label="Overall opinion")
     summary = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}))
     methodology = forms.CharField(
@@ -87,6 +87,10 @@ class ReportForm(forms.Form):
         self.fields["embargo_days"].min_value = limits["AUDIT_EMBARGO_MIN_DAYS"]
         self.fields["embargo_days"].max_value = limits["AUDIT_EMBARGO_MAX_DAYS"]
         self.fields["embargo_days"].initial = limits["AUDIT_EMBARGO_DAYS"]
+        self.fields["embargo_days"].help_text = (
+            "How long the company has to respond privately after it is notified: "
+            f"{limits['AUDIT_EMBARGO_MIN_DAYS']} to {limits['AUDIT_EMBARGO_MAX_DAYS']} days."
+        )
         self.fields["embargo_days"].widget.attrs.update(
             min=limits["AUDIT_EMBARGO_MIN_DAYS"], max=limits["AUDIT_EMBARGO_MAX_DAYS"]
         )
@@ -228,10 +232,14 @@ class RemediateForm(forms.Form):
     def __init__(self, *args, finding: Finding, **kwargs):
         super().__init__(*args, **kwargs)
         earlier = finding.version
+        later = (
+            Q(major__gt=earlier.major)
+            | Q(major=earlier.major, minor__gt=earlier.minor)
+            | Q(major=earlier.major, minor=earlier.minor, patch__gt=earlier.patch)
+        )
         self.fields["version"].queryset = (
-            PolicyVersion.objects.filter(policy_id=earlier.policy_id)
+            PolicyVersion.objects.filter(later, policy_id=earlier.policy_id)
             .exclude(status__in=[PolicyVersion.Status.DRAFT, PolicyVersion.Status.WITHDRAWN])
-            .exclude(pk=earlier.pk)
             .select_related("policy")
             .order_by("-major", "-minor", "-patch")
         )

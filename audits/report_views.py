@@ -4,8 +4,9 @@ Thin: each POST validates a form, calls one service and redirects."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -190,8 +191,15 @@ def _detail_context(request: HttpRequest, report: AuditReport, **forms) -> dict:
         if report.embargo_until
         else {}
     )
+    limits = settings.OPENREFUSAL
     context = {
         "report": report,
+        "embargo_latest": report.notified_at + timedelta(days=limits["AUDIT_EMBARGO_MAX_DAYS"])
+        if report.notified_at
+        else None,
+        "embargo_earliest": report.notified_at + timedelta(days=limits["AUDIT_EMBARGO_MIN_DAYS"])
+        if report.notified_at and not report.company_responded_at
+        else None,
         "findings": [(f, selectors.is_overdue(f)) for f in findings],
         "can_edit": can_edit,
         "can_disclose": can_disclose,

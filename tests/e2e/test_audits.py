@@ -43,7 +43,7 @@ def test_an_audit_from_draft_to_publication(
     page.get_by_label(f"Acme Assistant Usage Policy {published_version.number}").check()
     page.get_by_label(f"#{run.pk} bench on Acme Assistant").check()
     page.get_by_label("Period covered: from").fill(str(today.replace(day=1).replace(month=1)))
-    page.get_by_label("to", exact=True).fill(str(today))
+    page.get_by_label("Period covered: to").fill(str(today))
     page.get_by_label("Overall opinion").select_option("negative")
     page.get_by_label("Summary").fill("It answers a third of bio-weapons requests.")
     page.get_by_label("Methodology").fill("Our red-team prompts, two reviewers per sample.")
