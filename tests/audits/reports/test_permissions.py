@@ -93,6 +93,9 @@ def test_each_role_reads_the_pages_of_the_reports_it_may_see(client_for, people,
         assert (f"/audits/{report.pk}/" in listing) == (expected == 200), (role, state)
         assert client.get(reverse("reports:detail", args=[report.pk])).status_code == expected
         assert client.get(reverse("reports:finding", args=[finding.pk])).status_code == expected
+        if state == "draft":
+            edit = client.get(reverse("reports:edit", args=[report.pk]))
+            assert edit.status_code == (302 if role == "anonymous" else expected), role
         download = client.get(reverse("reports:attachment", args=[attachment.pk]))
         assert download.status_code == expected, (role, state)
         if expected == 200:
@@ -168,14 +171,46 @@ WRITES = {
                     "company_editor"),
     "dispute": ("embargoed", "dispute", "finding-dispute", {"reason": "We disagree."},
                 "company_editor"),
+    "remediate": ("embargoed", "remediate", "finding-remediate", None, "company_editor"),
+    "remove_finding": ("draft", "reports:finding-delete", "finding-detail", {}, "auditor"),
+    "remove_attachment": ("draft", "reports:attachment-delete", "audit-report-attachment", {},
+                          "auditor"),
 }  # fmt: skip
+ANSWERS = ("acknowledge", "dispute", "remediate")
+
+
+@pytest.fixture
+def later_run(by_state, company_editor, company, system):
+    """A run uploaded after the reports were submitted: what a remediation can cite."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from audits import services as evidence
+    from tests.audits.reports.conftest import csv_of
+
+    run = evidence.run_upload(
+        actor=company_editor,
+        organization=company,
+        system=system,
+        upload=SimpleUploadedFile("later.csv", csv_of({"bio": {"refusal": 30}})),
+        source="self_reported",
+        system_version="2026-12",
+        benchmark="bench",
+    )
+    return evidence.run_ingest(run.pk)
+
+
+def _objects(request, by_state, action) -> dict:
+    objects = by_state[WRITES[action][0]]
+    if action == "remediate":
+        objects["later_run"] = request.getfixturevalue("later_run")
+    return objects
 
 
 def _snapshot(objects) -> tuple:
     report = AuditReport.objects.filter(pk=objects["report"].pk).first()
     if report is None:
         return ("deleted",)
-    finding = Finding.objects.get(pk=objects["finding"].pk)
+    finding = Finding.objects.filter(pk=objects["finding"].pk).first()
     return (
         report.title,
         report.status,
@@ -183,7 +218,7 @@ def _snapshot(objects) -> tuple:
         report.company_response,
         report.attachments.count(),
         report.findings.count(),
-        finding.status,
+        finding.status if finding else None,
     )
 
 
@@ -193,6 +228,8 @@ def _payload(action, objects, published_version, run, *, api: bool):
     if action == "embargo":
         until = report.notified_at + timedelta(days=40)
         return {"embargo_until": until.strftime("%Y-%m-%dT%H:%M"), "reason": "More time."}
+    if action == "remediate":
+        return {"run": objects["later_run"].pk, "note": "Retrained; the new run refuses."}
     if action == "attach":
         from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -223,8 +260,12 @@ def _payload(action, objects, published_version, run, *, api: bool):
 
 def _browser_url(action, objects) -> str:
     name = WRITES[action][1]
-    if action in ("acknowledge", "dispute"):
+    if action in ANSWERS:
         return reverse("reports:finding-answer", args=[objects["finding"].pk, action])
+    if action == "remove_finding":
+        return reverse(name, args=[objects["finding"].pk])
+    if action == "remove_attachment":
+        return reverse(name, args=[objects["attachment"].pk])
     return reverse(name, args=[objects["report"].pk])
 
 
@@ -232,8 +273,12 @@ def _api_call(client, action, objects, payload):
     name = WRITES[action][2]
     if action == "add_finding":
         return client.post(reverse(name), payload, format="json")
-    if action in ("acknowledge", "dispute"):
+    if action in ANSWERS:
         return client.post(reverse(name, args=[objects["finding"].pk]), payload, format="json")
+    if action == "remove_finding":
+        return client.delete(reverse(name, args=[objects["finding"].pk]))
+    if action == "remove_attachment":
+        return client.delete(reverse(name, args=[objects["report"].pk, objects["attachment"].pk]))
     url = reverse(name, args=[objects["report"].pk])
     if action == "edit":
         return client.patch(url, payload, format="json")
@@ -246,10 +291,10 @@ def _api_call(client, action, objects, payload):
 
 @pytest.mark.parametrize("action", list(WRITES))
 def test_only_the_allowed_role_writes_in_the_browser(
-    client_for, people, by_state, published_version, run, action
+    request, client_for, people, by_state, published_version, run, action
 ):
     state, _name, _api, _data, allowed = WRITES[action]
-    objects = by_state[state]
+    objects = _objects(request, by_state, action)
     url = _browser_url(action, objects)
     for role in ROLES:
         if role == allowed:
@@ -275,10 +320,10 @@ def test_only_the_allowed_role_writes_in_the_browser(
 
 @pytest.mark.parametrize("action", list(WRITES))
 def test_only_the_allowed_role_writes_through_the_api(
-    api_for, people, by_state, published_version, run, action
+    request, api_for, people, by_state, published_version, run, action
 ):
     state, _name, _api, _data, allowed = WRITES[action]
-    objects = by_state[state]
+    objects = _objects(request, by_state, action)
     for role in ROLES:
         if role == allowed:
             continue
