@@ -245,12 +245,33 @@ def scorecard(organization: Organization, today: date | None = None) -> Scorecar
     return card
 
 
-def audited_companies() -> QuerySet[Organization]:
-    """Developers with at least one published report (the scorecards' index)."""
+def audited_companies(today: date | None = None) -> QuerySet[Organization]:
+    """Developers with at least one published report (the scorecards' index), each with its
+    published reports, their findings, the open ones and the overdue ones (one query)."""
+    today = today or timezone.now().date()
     published = AuditReport.objects.filter(
         audited=OuterRef("pk"), status=AuditReport.Status.PUBLISHED
     )
-    return Organization.objects.filter(Exists(published)).order_by("name")
+    in_published = Q(audit_reports_received__status=AuditReport.Status.PUBLISHED)
+    still_open = in_published & Q(audit_reports_received__findings__status__in=OPEN_STATUSES)
+    return (
+        Organization.objects.filter(Exists(published))
+        .annotate(
+            published_reports=Count("audit_reports_received", filter=in_published, distinct=True),
+            published_findings=Count(
+                "audit_reports_received__findings", filter=in_published, distinct=True
+            ),
+            open_findings=Count(
+                "audit_reports_received__findings", filter=still_open, distinct=True
+            ),
+            overdue_findings=Count(
+                "audit_reports_received__findings",
+                filter=still_open & Q(audit_reports_received__findings__target_date__lt=today),
+                distinct=True,
+            ),
+        )
+        .order_by("name")
+    )
 
 
 # --- Findings under each clause of a version page ---------------------------------------------

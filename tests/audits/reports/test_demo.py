@@ -92,3 +92,13 @@ def test_every_demo_page_renders_for_its_readers(client_for, seeded, email, sees
     assert re.search(r"overdue \(open[^<]*</dt><dd>1</dd>", card), "one overdue finding"
     version = client.get("/policies/acme-ai/usage-policy/v/2.0.0/").content.decode()
     assert "open audit finding" in version
+
+
+def test_the_scorecards_index_counts_each_company_s_findings(
+    client_for, seeded, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):
+        page = client_for(None).get(reverse("reports:scorecards")).content.decode()
+    assert "Acme AI</a> — 1 published report, 4 findings: 2 open, <strong>1 overdue</strong>" in (
+        page
+    )
