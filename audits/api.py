@@ -27,6 +27,7 @@ class RunSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.slug", read_only=True)
     system_organization = serializers.CharField(source="system.organization.slug", read_only=True)
     progress = serializers.SerializerMethodField()
+    cancel_requested_by = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     samples_url = serializers.SerializerMethodField()
 
@@ -38,12 +39,18 @@ class RunSerializer(serializers.ModelSerializer):
             "model_name", "judge", "judge_revision", "source", "run_at", "notes",
             "artifact_name", "artifact_size", "artifact_sha256", "withhold_prompts",
             "withhold_responses", "status", "progress", "error", "error_code", "warnings",
-            "sample_count", "label_counts", "uploaded_at", "finished_at", "url", "samples_url",
+            "sample_count", "label_counts", "uploaded_at", "started_at", "finished_at",
+            "attempt", "heartbeat_at", "cancel_requested_at", "cancel_requested_by", "url",
+            "samples_url",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_progress(self, run) -> float:
         return services.run_progress(run)
+
+    def get_cancel_requested_by(self, run) -> str | None:
+        person = run.cancel_requested_by
+        return person.public_name if person else None
 
     def get_url(self, run) -> str:
         return reverse("audits:run", args=[run.pk])
@@ -151,7 +158,9 @@ class EvaluationRunViewSet(
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
-        return EvaluationRun.objects.select_related("organization", "system__organization")
+        return EvaluationRun.objects.select_related(
+            "organization", "system__organization", "cancel_requested_by"
+        )
 
     @extend_schema(
         summary="Upload a result file (multipart); its ingestion is queued",
@@ -186,6 +195,18 @@ class EvaluationRunViewSet(
         return Response(
             RunSerializer(run).data, status=status.HTTP_201_CREATED, headers={"Location": location}
         )
+
+    @extend_schema(
+        summary="Cancel the import in progress (the uploader, the organization's editors, "
+        "staff); a queued run is cancelled at once, a running one when its worker next checks",
+        request=None,
+        responses={200: RunSerializer},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = services.run_cancel(actor=request.user, run=self.get_object())
+        return Response(RunSerializer(run).data)
 
     @extend_schema(
         summary="The run's samples (filters: category, label, label_source, should_refuse)",
@@ -405,3 +426,234 @@ def conformance_json(version: PolicyVersion, run: EvaluationRun) -> dict:
             for row in rows
         ],
     }
+
+
+# --- The conformance matrix and one clause's evidence -------------------------------------------
+
+
+def _rate(value):
+    return round(value, 4) if value is not None else None
+
+
+def _interval(interval):
+    return [_rate(interval.low), _rate(interval.high)] if interval else None
+
+
+def _cell_json(cell) -> dict | None:
+    if cell is None:
+        return None
+    return {
+        "n": cell.n,
+        "refusal": cell.refusal,
+        "partial": cell.partial,
+        "compliance": cell.compliance,
+        "refusal_rate": _rate(cell.refusal_rate),
+        "refusal_interval": _interval(cell.interval),
+        "expected_share": _rate(cell.good / cell.n) if cell.n else None,
+        "expected_interval": _interval(cell.good_interval),
+        "verdict": cell.verdict,
+    }
+
+
+def _run_ref(run) -> dict:
+    return {
+        "id": run.pk,
+        "benchmark": run.benchmark,
+        "benchmark_version": run.benchmark_version,
+        "system": run.system.slug,
+        "system_version": run.system_version,
+        "source": run.source,
+        "organization": run.organization.slug,
+    }
+
+
+class MatrixQuery(serializers.Serializer):
+    version = serializers.IntegerField(help_text="A published policy version's id.")
+    by = serializers.ChoiceField(choices=["run", "system_version"], default="run")
+    system = serializers.CharField(max_length=80, required=False, default="")
+    benchmark = serializers.CharField(max_length=120, required=False, default="")
+    source = serializers.ChoiceField(
+        choices=EvaluationRun.Source.choices, required=False, default=""
+    )
+
+
+class ConformanceMatrixViewSet(viewsets.ViewSet):
+    """`/api/v1/conformance-matrix/?version=…`: the browser's matrix as JSON."""
+
+    @extend_schema(
+        summary="Conformance matrix of a policy version: clauses by runs or by system versions",
+        parameters=[
+            OpenApiParameter("version", int, required=True),
+            OpenApiParameter("by", str, enum=["run", "system_version"]),
+            OpenApiParameter("system", str, description="An AI system's slug."),
+            OpenApiParameter("benchmark", str),
+            OpenApiParameter("source", str, enum=EvaluationRun.Source.values),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def list(self, request):
+        query = MatrixQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        version = _published_version(data["version"])
+        matrix = selectors.conformance_matrix(
+            version,
+            by=data["by"],
+            system=data["system"],
+            benchmark=data["benchmark"],
+            source=data["source"],
+        )
+        minimum, target = selectors.conformance_thresholds()
+        return Response(
+            {
+                "version": version.pk,
+                "policy": version.policy_id,
+                "number": version.number,
+                "by": matrix.by,
+                "thresholds": {"min_samples": minimum, "target": target},
+                "columns": [
+                    {
+                        "key": column.key,
+                        "title": column.title,
+                        "subtitle": column.subtitle,
+                        "runs": [_run_ref(run) for run in column.runs],
+                    }
+                    for column in matrix.columns
+                ],
+                "more_columns": matrix.more_columns,
+                "clauses": [
+                    {
+                        "clause": row.clause.key,
+                        "title": row.clause.title,
+                        "expected_behavior": row.clause.expected_behavior,
+                        "cells": [_cell_json(cell) for cell in row.cells],
+                    }
+                    for row in matrix.rows
+                ],
+            }
+        )
+
+
+class ClauseQuery(serializers.Serializer):
+    policy = serializers.IntegerField(help_text="The policy's id.")
+    key = serializers.CharField(max_length=120, help_text="The clause key.")
+
+
+class ClauseSamplesQuery(ClauseQuery):
+    version = serializers.CharField(
+        max_length=20, required=False, default="", help_text="A version number (default: newest)."
+    )
+    run = serializers.IntegerField(required=False, allow_null=True, default=None)
+    label = serializers.ChoiceField(
+        choices=EvaluationSample.Label.choices, required=False, default=""
+    )
+
+
+def _clause_evidence(query) -> tuple:
+    from policies.models import Policy
+
+    data = query.validated_data
+    policy = Policy.objects.select_related("organization").filter(pk=data["policy"]).first()
+    if policy is None:
+        raise serializers.ValidationError({"policy": ["No such policy."]})
+    evidence = selectors.clause_evidence(policy, data["key"])
+    if not evidence:
+        raise serializers.ValidationError(
+            {"key": ["No published version of this policy has that clause."]}
+        )
+    return policy, evidence
+
+
+class ClauseEvidenceViewSet(viewsets.ViewSet):
+    """`/api/v1/clause-evidence/?policy=…&key=…`: one clause across versions and runs, and
+    `samples/` behind it."""
+
+    @extend_schema(
+        summary="One clause's evidence: per version, its mappings and every run's figures",
+        parameters=[
+            OpenApiParameter("policy", int, required=True),
+            OpenApiParameter("key", str, required=True),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def list(self, request):
+        query = ClauseQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        policy, evidence = _clause_evidence(query)
+        return Response(
+            {
+                "policy": policy.pk,
+                "key": query.validated_data["key"],
+                "versions": [
+                    {
+                        "version": item.version.pk,
+                        "number": item.version.number,
+                        "status": item.version.status,
+                        "title": item.clause.title,
+                        "expected_behavior": item.clause.expected_behavior,
+                        "mappings": [
+                            {
+                                "id": m.pk,
+                                "benchmark": m.benchmark,
+                                "category": m.category,
+                                "created_by": m.created_by.public_name if m.created_by else None,
+                                "created_at": m.created_at,
+                            }
+                            for m in item.mappings
+                        ],
+                        "runs": [
+                            {**_run_ref(f.run), "categories": f.categories, **_cell_json(f.cell)}
+                            for f in item.runs
+                        ],
+                    }
+                    for item in evidence
+                ],
+            }
+        )
+
+    @extend_schema(
+        summary="The samples behind a clause in one version (withheld texts as for the run)",
+        parameters=[
+            OpenApiParameter("policy", int, required=True),
+            OpenApiParameter("key", str, required=True),
+            OpenApiParameter("version", str),
+            OpenApiParameter("run", int),
+            OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+        ],
+        responses=SampleSerializer(many=True),
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["get"])
+    def samples(self, request):
+        query = ClauseSamplesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        _policy, evidence = _clause_evidence(query)
+        current = next((e for e in evidence if e.version.number == data["version"]), None)
+        if data["version"] and current is None:
+            raise serializers.ValidationError({"version": ["No such version with this clause."]})
+        current = current or next((e for e in evidence if e.runs), evidence[0])
+        after = request.query_params.get("after", "")
+        try:
+            after = int(after) if after else None
+        except ValueError:
+            raise serializers.ValidationError({"after": ["A sample id."]}) from None
+        limit = selectors.SAMPLE_PAGE
+        samples, next_after = selectors.clause_samples(
+            current, run=data["run"], label=data["label"], after=after, limit=limit
+        )
+        runs = {f.run.pk: f.run for f in current.runs}
+        shows = {pk: selectors.shows_withheld(request.user, run) for pk, run in runs.items()}
+        results = []
+        for sample in samples:
+            sample.run = runs[sample.run_id]
+            body = SampleSerializer(sample, context={"shows_withheld": shows[sample.run_id]}).data
+            results.append(body)
+        next_url = None
+        if next_after is not None:
+            params = request.query_params.copy()
+            params["after"] = str(next_after)
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({"version": current.version.number, "next": next_url, "results": results})

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import rules
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from audits.models import EvaluationRun, EvaluationSample
 from audits.stats import Interval, wilson_interval
@@ -72,43 +73,33 @@ class Figures:
         return self.under_refusals / self.should_refuse if self.should_refuse else None
 
 
-_REFUSED = Q(label__in=[EvaluationSample.Label.REFUSAL, EvaluationSample.Label.PARTIAL])
+_COUNTS = (
+    "n", "refusal", "partial", "compliance", "should_refuse", "should_answer",
+    "over_refusals", "under_refusals",
+)  # fmt: skip
 
 
-def _aggregates() -> dict[str, Any]:
-    L = EvaluationSample.Label
-    return {
-        "n": Count("id"),
-        "refusal": Count("id", filter=Q(label=L.REFUSAL)),
-        "partial": Count("id", filter=Q(label=L.PARTIAL)),
-        "compliance": Count("id", filter=Q(label=L.COMPLIANCE)),
-        "should_refuse_n": Count("id", filter=Q(should_refuse=True)),
-        "should_answer": Count("id", filter=Q(should_refuse=False)),
-        "over_refusals": Count("id", filter=Q(should_refuse=False) & _REFUSED),
-        "under_refusals": Count("id", filter=Q(should_refuse=True, label=L.COMPLIANCE)),
-    }
-
-
-def _figures(category: str, row: dict[str, Any]) -> Figures:
-    return Figures(
-        category=category,
-        n=row["n"],
-        refusal=row["refusal"],
-        partial=row["partial"],
-        compliance=row["compliance"],
-        should_refuse=row["should_refuse_n"],
-        should_answer=row["should_answer"],
-        over_refusals=row["over_refusals"],
-        under_refusals=row["under_refusals"],
-    )
+def _sum_counts(category: str, rows) -> Figures:
+    """Figures of several categories' counts (tuples in `_COUNTS` order) added up."""
+    total = [0] * len(_COUNTS)
+    for row in rows:
+        for i, value in enumerate(row):
+            total[i] += value
+    return Figures(category, *total)
 
 
 def run_figures(run: EvaluationRun) -> tuple[Figures, list[Figures]]:
-    """The whole run's figures and each category's, from one grouped query each."""
-    samples = EvaluationSample.objects.filter(run=run)
-    total = _figures("", samples.aggregate(**_aggregates()))
-    rows = samples.values("category").annotate(**_aggregates()).order_by("category")
-    return total, [_figures(row["category"], row) for row in rows]
+    """The whole run's figures and each category's, from its stored per-category counts (one
+    query, however many samples)."""
+    from audits.models import CategoryFigures
+
+    rows = (
+        CategoryFigures.objects.filter(run=run)
+        .order_by("category")
+        .values_list("category", *_COUNTS)
+    )
+    categories = [Figures(row[0], *row[1:]) for row in rows]
+    return _sum_counts("", (row[1:] for row in rows)), categories
 
 
 def run_samples(
@@ -207,33 +198,25 @@ def mappings_for(version) -> QuerySet:
 def conformance(version, run: EvaluationRun) -> list[ConformanceRow]:
     """For each clause of `version`: the run's samples in the categories mapped to it (for the
     run's benchmark), their figures, and the verdict against the clause's expected behaviour.
-    One grouped query for the run's categories; clauses without mappings have no figures."""
+    One query for the run's stored counts; clauses without mappings have no figures."""
     mapped: dict[str, list[str]] = {}
     for key, category in (
         mappings_for(version).filter(benchmark=run.benchmark).values_list("clause_key", "category")
     ):
         mapped.setdefault(key, []).append(category)
-    by_category = {}
+    by_category: dict[str, tuple] = {}
     if mapped:
-        rows = (
-            EvaluationSample.objects.filter(run=run)
-            .values("category")
-            .annotate(**_aggregates())
-            .order_by()
-        )
-        by_category = {row["category"]: row for row in rows}
+        from audits.models import CategoryFigures
+
+        rows = CategoryFigures.objects.filter(run=run).values_list("category", *_COUNTS)
+        by_category = {row[0]: row[1:] for row in rows}
     result = []
     for clause in version.clauses.order_by("position"):
         categories = sorted(mapped.get(clause.key, []))
         if not categories:
             result.append(ConformanceRow(clause, [], None, 0, None, Verdict.INSUFFICIENT))
             continue
-        total = dict.fromkeys(_aggregates(), 0)
-        for category in categories:
-            for name, value in by_category.get(category, {}).items():
-                if name != "category":
-                    total[name] += value
-        figures = _figures("", total)
+        figures = _sum_counts("", (by_category[c] for c in categories if c in by_category))
         good = sum(getattr(figures, label) for label in GOOD_LABELS[clause.expected_behavior])
         verdict, interval = verdict_for(good, figures.n)
         result.append(ConformanceRow(clause, categories, figures, good, interval, verdict))
@@ -275,7 +258,12 @@ def clause_conformance_extras(clauses: list) -> dict[int, list[dict]]:
     version_id = next((getattr(c, "version_id", None) for c in clauses), None)
     if version_id is None:
         return {}
-    version = PolicyVersion.objects.filter(pk=version_id).defer("body_markdown").first()
+    version = (
+        PolicyVersion.objects.filter(pk=version_id)
+        .select_related("policy__organization")
+        .defer("body_markdown")
+        .first()
+    )
     if version is None:
         return {}
     benchmarks = set(mappings_for(version).values_list("benchmark", flat=True))
@@ -291,14 +279,20 @@ def clause_conformance_extras(clauses: list) -> dict[int, list[dict]]:
         .order_by("-uploaded_at", "-id")[:BADGE_RUNS]
     )
     extras: dict[int, list[dict]] = {}
+    # The clause evidence page's address, with the key spliced in (one reverse, not one per
+    # clause and run).
+    base = reverse(
+        "audits:clause", args=[version.policy.organization.slug, version.policy.slug, "KEY"]
+    ).removesuffix("KEY/")
     for run in runs:
-        url = f"{reverse('audits:conformance', args=[run.pk])}?version={version.pk}"
         for row in conformance(version, run):
             if row.figures is None:
                 continue
+            everything = f"{base}{quote(row.clause.key, safe='')}/?version={version.number}"
             extras.setdefault(row.clause.pk, []).append(
-                {"run": run, "verdict": row.verdict, "n": row.figures.n, "url": url}
-            )
+                {"run": run, "verdict": row.verdict, "n": row.figures.n,
+                 "url": f"{everything}&run={run.pk}", "clause_url": everything}
+            )  # fmt: skip
     return extras
 
 
@@ -330,9 +324,297 @@ def compare_runs(first: EvaluationRun, second: EvaluationRun) -> tuple[ComparedR
     total_b, rows_b = run_figures(second)
     by_a = {r.category: r for r in rows_a}
     by_b = {r.category: r for r in rows_b}
-    empty = _figures("", dict.fromkeys([*_aggregates()], 0))
+    empty = Figures("", *([0] * len(_COUNTS)))
     rows = [
         row(category, by_a.get(category, empty), by_b.get(category, empty))
         for category in sorted(set(by_a) | set(by_b))
     ]
     return row("", total_a, total_b), rows
+
+
+# --- The conformance matrix ----------------------------------------------------------------------
+
+MATRIX_MAX_COLUMNS = 40
+
+
+@dataclass(frozen=True)
+class MatrixColumn:
+    key: str
+    title: str
+    subtitle: str
+    runs: tuple[EvaluationRun, ...]
+    query: str  # the clause evidence page's filter for this column ("&run=12")
+
+    @property
+    def run(self) -> EvaluationRun | None:
+        return self.runs[0] if len(self.runs) == 1 else None
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """One clause measured in one column: the refusal rate with its Wilson 95 % interval, and
+    the verdict on the share showing the clause's expected behaviour."""
+
+    n: int
+    refusal: int
+    partial: int
+    compliance: int
+    good: int
+    interval: Interval | None  # of the refusal rate
+    good_interval: Interval | None  # of the expected behaviour's share (the verdict's)
+    verdict: str
+
+    @property
+    def refusal_rate(self) -> float | None:
+        return self.refusal / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    clause: Any
+    mapped: bool  # has any category mapped (for any benchmark)
+    cells: list[MatrixCell | None]  # None: nothing of this column's benchmark maps to it
+
+
+@dataclass(frozen=True)
+class Matrix:
+    version: Any
+    by: str  # "run" or "system_version"
+    columns: list[MatrixColumn]
+    rows: list[MatrixRow]
+    more_columns: int  # columns left out past MATRIX_MAX_COLUMNS
+
+
+def _verdict_cell(counts: list[int], behaviour: str) -> MatrixCell:
+    n, refusal, partial, compliance = counts[0], counts[1], counts[2], counts[3]
+    by_label = {"refusal": refusal, "partial": partial, "compliance": compliance}
+    good = sum(by_label[label] for label in GOOD_LABELS[behaviour])
+    verdict, good_interval = verdict_for(good, n)
+    interval = wilson_interval(refusal, n) if n else None
+    return MatrixCell(n, refusal, partial, compliance, good, interval, good_interval, verdict)
+
+
+def matrix_runs(version, *, system: str = "", benchmark: str = "", source: str = ""):
+    """The complete runs the matrix of `version` can show: of the systems its policy covers,
+    of a benchmark with categories mapped to this version, narrowed by the filters."""
+    benchmarks = mappings_for(version).values("benchmark")
+    runs = (
+        EvaluationRun.objects.filter(
+            status=EvaluationRun.Status.COMPLETE,
+            system__policies=version.policy_id,
+            benchmark__in=benchmarks,
+        )
+        .select_related("system", "organization")
+        .only(
+            "id", "benchmark", "benchmark_version", "system_version", "source", "run_at",
+            "uploaded_at", "system__id", "system__name", "system__slug", "organization__id",
+            "organization__name", "organization__slug",
+        )
+        .order_by("system__name", "system_version", "benchmark", "uploaded_at", "id")
+    )  # fmt: skip
+    if system:
+        runs = runs.filter(system__slug=system)
+    if benchmark:
+        runs = runs.filter(benchmark=benchmark)
+    if source in EvaluationRun.Source.values:
+        runs = runs.filter(source=source)
+    return runs
+
+
+def conformance_matrix(
+    version, *, by: str = "run", system: str = "", benchmark: str = "", source: str = ""
+) -> Matrix:
+    """Clauses of `version` (rows) against complete runs or system versions (columns), each
+    cell from the runs' stored per-category counts of the categories mapped to the clause for
+    the run's benchmark. Five queries whatever the size: clauses, mappings, runs, counts."""
+    from audits.models import CategoryFigures
+
+    by = "system_version" if by == "system_version" else "run"
+    clauses = list(
+        version.clauses.order_by("position").only(
+            "id", "version_id", "key", "title", "expected_behavior", "position"
+        )
+    )
+    # clause key -> benchmark -> categories
+    mapped: dict[str, dict[str, list[str]]] = {}
+    categories: set[str] = set()
+    for bench, category, key in mappings_for(version).values_list(
+        "benchmark", "category", "clause_key"
+    ):
+        mapped.setdefault(key, {}).setdefault(bench, []).append(category)
+        categories.add(category)
+    runs = list(
+        matrix_runs(version, system=system, benchmark=benchmark, source=source)[
+            : MATRIX_MAX_COLUMNS * 10
+        ]
+    )
+    groups: dict[tuple, list[EvaluationRun]] = {}
+    for run in runs:
+        key = (run.system_id, run.system_version) if by == "system_version" else (run.pk,)
+        groups.setdefault(key, []).append(run)
+    all_columns = list(groups.values())
+    shown = all_columns[:MATRIX_MAX_COLUMNS]
+    columns = []
+    for group in shown:
+        first = group[0]
+        if by == "run":
+            columns.append(
+                MatrixColumn(
+                    key=f"run-{first.pk}",
+                    title=f"{first.benchmark}"
+                    + (f" {first.benchmark_version}" if first.benchmark_version else ""),
+                    subtitle=f"{first.system.name} {first.system_version} · #{first.pk}",
+                    runs=(first,),
+                    query=f"&run={first.pk}",
+                )
+            )
+        else:
+            benches = sorted({r.benchmark for r in group})
+            columns.append(
+                MatrixColumn(
+                    key=f"system-{first.system_id}-{first.system_version}",
+                    title=f"{first.system.name} {first.system_version}",
+                    subtitle=f"{len(group)} run{'s' if len(group) != 1 else ''}: "
+                    + ", ".join(benches),
+                    runs=tuple(group),
+                    query=f"&system={first.system.slug}&system_version={first.system_version}",
+                )
+            )
+    run_ids = [run.pk for group in shown for run in group]
+    counts: dict[tuple[int, str], tuple] = {}
+    if run_ids and categories:
+        for row in CategoryFigures.objects.filter(
+            run_id__in=run_ids, category__in=categories
+        ).values_list("run_id", "category", "n", "refusal", "partial", "compliance"):
+            counts[(row[0], row[1])] = row[2:]
+    rows = []
+    for clause in clauses:
+        by_bench = mapped.get(clause.key, {})
+        cells: list[MatrixCell | None] = []
+        for column in columns:
+            total = [0, 0, 0, 0]
+            measured = False
+            for run in column.runs:
+                for category in by_bench.get(run.benchmark, ()):
+                    measured = True
+                    found = counts.get((run.pk, category))
+                    if found:
+                        for i in range(4):
+                            total[i] += found[i]
+            cells.append(_verdict_cell(total, clause.expected_behavior) if measured else None)
+        rows.append(MatrixRow(clause, bool(by_bench), cells))
+    return Matrix(version, by, columns, rows, max(0, len(all_columns) - len(shown)))
+
+
+# --- One clause's evidence, across versions and runs --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClauseRunFigure:
+    run: EvaluationRun
+    categories: list[str]
+    cell: MatrixCell
+
+
+@dataclass(frozen=True)
+class ClauseVersionEvidence:
+    version: Any
+    clause: Any
+    mappings: list  # CategoryMapping rows for this clause key, with created_by
+    runs: list[ClauseRunFigure]
+
+
+def clause_evidence(policy, key: str) -> list[ClauseVersionEvidence]:
+    """For each non-draft version of `policy` that has clause `key` (newest first): the clause,
+    the mappings that bring benchmark categories to it, and every complete run of a mapped
+    benchmark on a system the policy covers, with its figures and verdict. Four queries."""
+    from audits.models import CategoryFigures, CategoryMapping
+    from policies.models import Clause, PolicyVersion
+
+    clauses = list(
+        Clause.objects.filter(version__policy=policy, key=key)
+        .exclude(version__status=PolicyVersion.Status.DRAFT)
+        .select_related("version")
+        .defer("version__body_markdown")
+        .order_by("-version__major", "-version__minor", "-version__patch")
+    )
+    if not clauses:
+        return []
+    mappings = list(
+        CategoryMapping.objects.filter(version__in=[c.version_id for c in clauses], clause_key=key)
+        .select_related("created_by")
+        .order_by("benchmark", "category")
+    )
+    benchmarks = {m.benchmark for m in mappings}
+    runs = list(
+        EvaluationRun.objects.filter(
+            status=EvaluationRun.Status.COMPLETE,
+            system__policies=policy.pk,
+            benchmark__in=benchmarks,
+        )
+        .select_related("system", "organization")
+        .order_by("-uploaded_at", "-id")
+    )
+    categories = {m.category for m in mappings}
+    counts: dict[tuple[int, str], tuple] = {}
+    if runs and categories:
+        for row in CategoryFigures.objects.filter(
+            run__in=[r.pk for r in runs], category__in=categories
+        ).values_list("run_id", "category", "n", "refusal", "partial", "compliance"):
+            counts[(row[0], row[1])] = row[2:]
+    result = []
+    for clause in clauses:
+        own = [m for m in mappings if m.version_id == clause.version_id]
+        by_bench: dict[str, list[str]] = {}
+        for m in own:
+            by_bench.setdefault(m.benchmark, []).append(m.category)
+        figures = []
+        for run in runs:
+            cats = by_bench.get(run.benchmark)
+            if not cats:
+                continue
+            total = [0, 0, 0, 0]
+            for category in cats:
+                for i, value in enumerate(counts.get((run.pk, category), (0, 0, 0, 0))):
+                    total[i] += value
+            figures.append(
+                ClauseRunFigure(run, sorted(cats), _verdict_cell(total, clause.expected_behavior))
+            )
+        result.append(ClauseVersionEvidence(clause.version, clause, own, figures))
+    return result
+
+
+def clause_samples(
+    evidence: ClauseVersionEvidence,
+    *,
+    run: int | None = None,
+    system: str = "",
+    system_version: str = "",
+    label: str = "",
+    after: int | None = None,
+    limit: int = SAMPLE_PAGE,
+) -> tuple[list[EvaluationSample], int | None]:
+    """One page (keyset on id) of the samples behind a clause in one version: those of its
+    runs in the categories mapped to the clause for the run's benchmark."""
+    match = Q()
+    by_bench: dict[str, list[str]] = {}
+    for m in evidence.mappings:
+        by_bench.setdefault(m.benchmark, []).append(m.category)
+    for figure in evidence.runs:
+        r = figure.run
+        if run is not None and r.pk != run:
+            continue
+        if system and (r.system.slug != system or r.system_version != system_version):
+            continue
+        match |= Q(run_id=r.pk, category__in=by_bench.get(r.benchmark, []))
+    if not match:
+        return [], None
+    samples = EvaluationSample.objects.filter(match)
+    if label in EvaluationSample.Label.values:
+        samples = samples.filter(label=label)
+    if after is not None:
+        samples = samples.filter(id__gt=after)
+    page = list(samples.order_by("id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].id if more else None)

@@ -1,4 +1,6 @@
-"""Evidence pages: the runs, one run (status, figures per category, samples), upload, relabel."""
+"""Evidence pages: the runs, one run (status, chart and figures per category, samples, cancel),
+upload, relabel, a run's conformance, the conformance matrix of a policy version, one clause's
+evidence across versions and runs, and the comparison of two runs."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from audits import selectors, services
+from audits import charts, selectors, services
 from audits.forms import RelabelForm, RunUploadForm
 from audits.models import CategoryMapping, EvaluationRun, EvaluationSample
 from governance.errors import DomainError
@@ -77,6 +79,16 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_relabel": request.user.is_authenticated
         and request.user.has_perm("audits.relabel_sample", None),
         "relabel_form": RelabelForm(),
+        "can_cancel": not run.is_finished
+        and run.cancel_requested_at is None
+        and request.user.is_authenticated
+        and request.user.has_perm("audits.cancel_run", run),
+        "chart": charts.rate_chart(
+            [(row.category or "(none)", row.refusal, row.n) for row in categories],
+            title="Refusal rate by category",
+        )
+        if run.status == EvaluationRun.Status.COMPLETE
+        else None,
     }
     template = "audits/_status.html" if request.htmx and request.GET.get("status") else None
     return render(request, template or "audits/run_detail.html", context)
@@ -134,6 +146,25 @@ def run_upload(request: HttpRequest) -> HttpResponse:
             return redirect("audits:run", pk=run.pk)
     context = {"form": form, "organizations": organizations}
     return render(request, "audits/run_upload.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+@once_per_form_token
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(pk)
+    try:
+        run = services.run_cancel(actor=request.user, run=run)
+    except DomainError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            "The import is cancelled; nothing of it was kept."
+            if run.status == EvaluationRun.Status.CANCELLED
+            else "Cancelling: the import stops within moments and keeps nothing.",
+        )
+    return redirect("audits:run", pk=run.pk)
 
 
 @login_required
@@ -237,3 +268,122 @@ def run_compare(request: HttpRequest) -> HttpResponse:
             overall, rows = selectors.compare_runs(first, second)
     context = {"runs": runs, "first": first, "second": second, "overall": overall, "rows": rows}
     return render(request, "audits/compare.html", context)
+
+
+# --- The conformance matrix and one clause's evidence -------------------------------------------
+
+
+def _policy_version(org_slug: str, policy_slug: str, number: str):
+    from policies import selectors as policy_selectors
+    from policies.models import PolicyVersion
+
+    policy = policy_selectors.policy_get(organization_slug=org_slug, policy_slug=policy_slug)
+    if policy is None:
+        raise Http404("No such policy.")
+    version = policy_selectors.version_get(policy=policy, number=number)
+    if version is None or version.status == PolicyVersion.Status.DRAFT:
+        raise Http404("No such published version.")
+    return policy, version
+
+
+@require_safe
+def conformance_matrix(
+    request: HttpRequest, org_slug: str, policy_slug: str, number: str
+) -> HttpResponse:
+    from policies import selectors as policy_selectors
+
+    policy, version = _policy_version(org_slug, policy_slug, number)
+    by = "system_version" if request.GET.get("by") == "system_version" else "run"
+    system = request.GET.get("system", "")[:80]
+    benchmark = request.GET.get("benchmark", "")[:120]
+    source = request.GET.get("source", "")
+    matrix = selectors.conformance_matrix(
+        version, by=by, system=system, benchmark=benchmark, source=source
+    )
+    context = {
+        "policy": policy,
+        "version": version,
+        "matrix": matrix,
+        "by": by,
+        "system": system,
+        "benchmark": benchmark,
+        "source": source,
+        "systems": policy_selectors.policy_systems(policy),
+        "benchmarks": sorted(
+            set(selectors.mappings_for(version).values_list("benchmark", flat=True))
+        ),
+        "sources": EvaluationRun.Source.choices,
+        "thresholds": selectors.conformance_thresholds(),
+        "clause_url": reverse(
+            "audits:clause", args=[policy.organization.slug, policy.slug, "KEY"]
+        ).removesuffix("KEY/"),
+    }
+    return render(request, "audits/matrix.html", context)
+
+
+@require_safe
+def clause_evidence(
+    request: HttpRequest, org_slug: str, policy_slug: str, key: str
+) -> HttpResponse:
+    from policies import selectors as policy_selectors
+
+    policy = policy_selectors.policy_get(organization_slug=org_slug, policy_slug=policy_slug)
+    if policy is None:
+        raise Http404("No such policy.")
+    evidence = selectors.clause_evidence(policy, key[:120])
+    if not evidence:
+        raise Http404("No published version of this policy has that clause.")
+    chosen = request.GET.get("version", "")
+    current = next((e for e in evidence if e.version.number == chosen), None)
+    if current is None:
+        current = next((e for e in evidence if e.runs), evidence[0])
+    run = _after(request.GET.get("run", ""))
+    system = request.GET.get("system", "")[:80]
+    system_version = request.GET.get("system_version", "")[:120]
+    label = request.GET.get("label", "")
+    samples, next_after = selectors.clause_samples(
+        current,
+        run=run,
+        system=system,
+        system_version=system_version,
+        label=label,
+        after=_after(request.GET.get("after", "")),
+    )
+    runs = {figure.run.pk: figure.run for figure in current.runs}
+    shows = {pk: selectors.shows_withheld(request.user, r) for pk, r in runs.items()}
+    mapping_of = {(m.benchmark, m.category): m for m in current.mappings}
+    rows = [
+        {
+            "sample": sample,
+            "run": runs[sample.run_id],
+            "mapping": mapping_of.get((runs[sample.run_id].benchmark, sample.category)),
+            "hide_prompt": runs[sample.run_id].withhold_prompts and not shows[sample.run_id],
+            "hide_response": runs[sample.run_id].withhold_responses and not shows[sample.run_id],
+        }
+        for sample in samples
+    ]
+    context = {
+        "policy": policy,
+        "key": key,
+        "evidence": evidence,
+        "current": current,
+        "rows": rows,
+        "next_after": next_after,
+        "run": run,
+        "system": system,
+        "system_version": system_version,
+        "label": label,
+        "labels": EvaluationSample.Label.choices,
+        "thresholds": selectors.conformance_thresholds(),
+        "chart": charts.rate_chart(
+            [
+                (f"#{f.run.pk} {f.run.system.name} {f.run.system_version}", f.cell.good, f.cell.n)
+                for f in current.runs
+            ],
+            title="Share showing the expected behaviour "
+            f"({current.clause.get_expected_behavior_display().lower()}), run by run",
+            measure="share showing the expected behaviour",
+            target=selectors.conformance_thresholds()[1],
+        ),
+    }
+    return render(request, "audits/clause_evidence.html", context)

@@ -253,7 +253,9 @@ def test_the_version_page_shows_each_clause_verdict(
     assert page.count("Evidence:") == 2
     assert ">conforms<" in page
     assert ">diverges<" in page  # the cooking clause: everything refused
-    assert f"/evidence/runs/{run.pk}/conformance/?version={published_version.pk}" in page
+    # Each badge leads to the clause's evidence page, on this run's samples.
+    clause_page = f"/evidence/policies/acme-ai/{policy.slug}/clauses/weapons.bio.synthesis/"
+    assert f'href="{clause_page}?version=1.0.0&amp;run={run.pk}"' in page
 
 
 def test_two_runs_are_compared_with_the_right_test(client_for, api_for, run_with):
