@@ -640,9 +640,8 @@ class ClauseEvidenceViewSet(viewsets.ViewSet):
             after = int(after) if after else None
         except ValueError:
             raise serializers.ValidationError({"after": ["A sample id."]}) from None
-        limit = selectors.SAMPLE_PAGE
         samples, next_after = selectors.clause_samples(
-            current, run=data["run"], label=data["label"], after=after, limit=limit
+            current, run=data["run"], label=data["label"], after=after
         )
         runs = {f.run.pk: f.run for f in current.runs}
         shows = {pk: selectors.shows_withheld(request.user, run) for pk, run in runs.items()}

@@ -592,7 +592,7 @@ def clause_samples(
     system_version: str = "",
     label: str = "",
     after: int | None = None,
-    limit: int = SAMPLE_PAGE,
+    limit: int | None = None,
 ) -> tuple[list[EvaluationSample], int | None]:
     """One page (keyset on id) of the samples behind a clause in one version: those of its
     runs in the categories mapped to the clause for the run's benchmark."""
@@ -614,6 +614,7 @@ def clause_samples(
         samples = samples.filter(label=label)
     if after is not None:
         samples = samples.filter(id__gt=after)
+    limit = limit or SAMPLE_PAGE
     page = list(samples.order_by("id")[: limit + 1])
     more = len(page) > limit
     page = page[:limit]

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import rules
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
@@ -397,7 +398,10 @@ class _Watch:
 
     def beat(self, progress: float) -> None:
         if self._connection is None:
-            self._connection = type(connection)(dict(connection.settings_dict), alias="watch")
+            # A plain psycopg connection with Django's own parameters, outside Django's
+            # bookkeeping of connections (and of the ingestion's transaction).
+            ours = connections[DEFAULT_DB_ALIAS]
+            self._connection = psycopg.connect(**ours.get_connection_params(), autocommit=True)
         with self._connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE audits_evaluationrun SET progress = %s, heartbeat_at = now() "
