@@ -25,7 +25,7 @@ RUNS_PAGE = 50
 @require_safe
 def run_list(request: HttpRequest) -> HttpResponse:
     runs = selectors.runs()
-    system = request.GET.get("system", "")[:80]
+    system = _text(request, "system", 80)
     if system:
         runs = runs.filter(system__slug=system)
     source = request.GET.get("source", "")
@@ -47,6 +47,12 @@ def _run(pk) -> EvaluationRun:
     return run
 
 
+def _text(request: HttpRequest, name: str, limit: int) -> str:
+    """A text filter from the query string: trimmed, cut to `limit`, without NUL (which
+    PostgreSQL text cannot hold: a hostile `%00` must not become a 500)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]
+
+
 def _after(value: str) -> int | None:
     try:
         return int(value) if value else None
@@ -58,9 +64,9 @@ def _after(value: str) -> int | None:
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(pk)
     total, categories = selectors.run_figures(run)
-    category = request.GET.get("category", "")[:300]
+    category = _text(request, "category", 300)
     label = request.GET.get("label", "")
-    q = request.GET.get("q", "").strip()[:200]
+    q = _text(request, "q", 200)
     samples, next_after = selectors.run_samples(
         run, category=category, label=label, q=q, after=_after(request.GET.get("after", ""))
     )
@@ -294,8 +300,8 @@ def conformance_matrix(
 
     policy, version = _policy_version(org_slug, policy_slug, number)
     by = "system_version" if request.GET.get("by") == "system_version" else "run"
-    system = request.GET.get("system", "")[:80]
-    benchmark = request.GET.get("benchmark", "")[:120]
+    system = _text(request, "system", 80)
+    benchmark = _text(request, "benchmark", 120)
     source = request.GET.get("source", "")
     matrix = selectors.conformance_matrix(
         version, by=by, system=system, benchmark=benchmark, source=source
@@ -338,8 +344,8 @@ def clause_evidence(
     if current is None:
         current = next((e for e in evidence if e.runs), evidence[0])
     run = _after(request.GET.get("run", ""))
-    system = request.GET.get("system", "")[:80]
-    system_version = request.GET.get("system_version", "")[:120]
+    system = _text(request, "system", 80)
+    system_version = _text(request, "system_version", 120)
     label = request.GET.get("label", "")
     samples, next_after = selectors.clause_samples(
         current,
