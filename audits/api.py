@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from audits import selectors, services
@@ -497,42 +500,54 @@ class ConformanceMatrixViewSet(viewsets.ViewSet):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         version = _published_version(data["version"])
-        matrix = selectors.conformance_matrix(
-            version,
-            by=data["by"],
-            system=data["system"],
-            benchmark=data["benchmark"],
-            source=data["source"],
-        )
-        minimum, target = selectors.conformance_thresholds()
-        return Response(
+        filters = {name: data[name] for name in ("by", "system", "benchmark", "source")}
+        # Rendered once per state of what it shows (see selectors.matrix_cache_key).
+        key = selectors.matrix_cache_key(version, kind="api", **filters)
+        content = cache.get(key)
+        if content is None:
+            content = JSONRenderer().render(_matrix_json(version, filters))
+            cache.set(key, content, selectors.MATRIX_CACHE_SECONDS)
+        return HttpResponse(content, content_type="application/json")
+
+
+def _matrix_json(version, filters: dict) -> dict:
+    matrix = selectors.conformance_matrix(version, **filters)
+    minimum, target = selectors.conformance_thresholds()
+    # Equal cells are one object (see selectors._Cells): each is written out once.
+    written: dict[int, dict | None] = {}
+
+    def as_json(cell):
+        key = id(cell)
+        if key not in written:
+            written[key] = _cell_json(cell)
+        return written[key]
+
+    return {
+        "version": version.pk,
+        "policy": version.policy_id,
+        "number": version.number,
+        "by": matrix.by,
+        "thresholds": {"min_samples": minimum, "target": target},
+        "columns": [
             {
-                "version": version.pk,
-                "policy": version.policy_id,
-                "number": version.number,
-                "by": matrix.by,
-                "thresholds": {"min_samples": minimum, "target": target},
-                "columns": [
-                    {
-                        "key": column.key,
-                        "title": column.title,
-                        "subtitle": column.subtitle,
-                        "runs": [_run_ref(run) for run in column.runs],
-                    }
-                    for column in matrix.columns
-                ],
-                "more_columns": matrix.more_columns,
-                "clauses": [
-                    {
-                        "clause": row.clause.key,
-                        "title": row.clause.title,
-                        "expected_behavior": row.clause.expected_behavior,
-                        "cells": [_cell_json(cell) for cell in row.cells],
-                    }
-                    for row in matrix.rows
-                ],
+                "key": column.key,
+                "title": column.title,
+                "subtitle": column.subtitle,
+                "runs": [_run_ref(run) for run in column.runs],
             }
-        )
+            for column in matrix.columns
+        ],
+        "more_columns": matrix.more_columns,
+        "clauses": [
+            {
+                "clause": row.clause.key,
+                "title": row.clause.title,
+                "expected_behavior": row.clause.expected_behavior,
+                "cells": [as_json(cell) for cell in row.cells],
+            }
+            for row in matrix.rows
+        ],
+    }
 
 
 class ClauseQuery(serializers.Serializer):

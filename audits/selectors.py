@@ -3,11 +3,13 @@ withheld texts."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import rules
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from audits.models import EvaluationRun, EvaluationSample
@@ -230,7 +232,7 @@ def versions_for_run(run: EvaluationRun) -> QuerySet:
     return (
         PolicyVersion.objects.filter(policy__systems=run.system_id)
         .exclude(status=PolicyVersion.Status.DRAFT)
-        .select_related("policy")
+        .select_related("policy__organization")
         .defer("body_markdown")
         .order_by("policy__title", "-major", "-minor", "-patch")
     )
@@ -350,7 +352,7 @@ class MatrixColumn:
         return self.runs[0] if len(self.runs) == 1 else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatrixCell:
     """One clause measured in one column: the refusal rate with its Wilson 95 % interval, and
     the verdict on the share showing the clause's expected behaviour."""
@@ -394,6 +396,21 @@ def _verdict_cell(counts: list[int], behaviour: str) -> MatrixCell:
     return MatrixCell(n, refusal, partial, compliance, good, interval, good_interval, verdict)
 
 
+class _Cells:
+    """Cells by their counts and the clause's behaviour: a matrix repeats the same few
+    combinations many times over, and a cell is immutable, so each is computed once."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, MatrixCell] = {}
+
+    def __call__(self, counts: list[int], behaviour: str) -> MatrixCell:
+        key = (counts[0], counts[1], counts[2], counts[3], behaviour)
+        cell = self._made.get(key)
+        if cell is None:
+            cell = self._made[key] = _verdict_cell(counts, behaviour)
+        return cell
+
+
 def matrix_runs(version, *, system: str = "", benchmark: str = "", source: str = ""):
     """The complete runs the matrix of `version` can show: of the systems its policy covers,
     of a benchmark with categories mapped to this version, narrowed by the filters."""
@@ -419,6 +436,46 @@ def matrix_runs(version, *, system: str = "", benchmark: str = "", source: str =
     if source in EvaluationRun.Source.values:
         runs = runs.filter(source=source)
     return runs
+
+
+MATRIX_CACHE_SECONDS = 3600
+
+
+def matrix_cache_key(version, *, kind: str, **filters: str) -> str:
+    """Where a rendered matrix of `version` is cached: named by everything it is computed
+    from, so a change to any of it names another entry and the matrix is never stale. One
+    query: the version's mappings (count, newest id), the complete runs of the policy's
+    systems (count, newest id, latest finish), the newest relabelling anywhere, the systems'
+    names, and the verdict thresholds."""
+    from audits.models import CategoryMapping, SampleRelabel
+    from governance.models import AISystem
+    from policies.models import Policy
+
+    through = Policy.systems.through._meta
+    policy_col = through.get_field("policy").column
+    system_col = through.get_field("aisystem").column
+    sql = f"""
+        SELECT
+          (SELECT count(*) || ':' || coalesce(max(id), 0) FROM {CategoryMapping._meta.db_table}
+            WHERE version_id = %(version)s),
+          (SELECT count(*) || ':' || coalesce(max(r.id), 0) || ':'
+                  || coalesce(extract(epoch FROM max(r.finished_at))::text, '')
+             FROM {EvaluationRun._meta.db_table} r
+             JOIN {through.db_table} ps ON ps.{system_col} = r.system_id
+            WHERE ps.{policy_col} = %(policy)s AND r.status = 'complete'),
+          (SELECT coalesce(max(id), 0) FROM {SampleRelabel._meta.db_table}),
+          (SELECT string_agg(s.id || '=' || s.slug || '=' || s.name, ',' ORDER BY s.id)
+             FROM {AISystem._meta.db_table} s
+             JOIN {through.db_table} ps ON ps.{system_col} = s.id
+            WHERE ps.{policy_col} = %(policy)s)
+    """  # noqa: S608 — table and column names come from the models; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"version": version.pk, "policy": version.policy_id})
+        stamp = cursor.fetchone()
+    parts = [kind, str(version.pk), *map(str, stamp), *map(str, conformance_thresholds())]
+    parts += [f"{name}={filters[name]}" for name in sorted(filters)]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"evidence:matrix:{version.pk}:{digest}"
 
 
 def conformance_matrix(
@@ -488,20 +545,25 @@ def conformance_matrix(
         ).values_list("run_id", "category", "n", "refusal", "partial", "compliance"):
             counts[(row[0], row[1])] = row[2:]
     rows = []
+    cell_for = _Cells()
+    column_runs = [[(run.pk, run.benchmark) for run in column.runs] for column in columns]
     for clause in clauses:
         by_bench = mapped.get(clause.key, {})
+        behaviour = clause.expected_behavior
         cells: list[MatrixCell | None] = []
-        for column in columns:
+        for members in column_runs:
             total = [0, 0, 0, 0]
             measured = False
-            for run in column.runs:
-                for category in by_bench.get(run.benchmark, ()):
+            for run_id, bench in members:
+                for category in by_bench.get(bench, ()):
                     measured = True
-                    found = counts.get((run.pk, category))
+                    found = counts.get((run_id, category))
                     if found:
-                        for i in range(4):
-                            total[i] += found[i]
-            cells.append(_verdict_cell(total, clause.expected_behavior) if measured else None)
+                        total[0] += found[0]
+                        total[1] += found[1]
+                        total[2] += found[2]
+                        total[3] += found[3]
+            cells.append(cell_for(total, behaviour) if measured else None)
         rows.append(MatrixRow(clause, bool(by_bench), cells))
     return Matrix(version, by, columns, rows, max(0, len(all_columns) - len(shown)))
 

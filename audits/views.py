@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -220,6 +222,12 @@ def run_conformance(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "categories": selectors.run_categories(run),
         "clauses": version.clauses.order_by("position") if version is not None else [],
+        "chart": charts.rate_chart(
+            [(row.clause.key, row.good, row.figures.n) for row in rows if row.figures],
+            title="Share of samples showing each clause's expected behaviour",
+            measure="share showing the expected behaviour",
+            target=selectors.conformance_thresholds()[1],
+        ),
     }
     return render(request, "audits/conformance.html", context)
 
@@ -303,13 +311,25 @@ def conformance_matrix(
     system = _text(request, "system", 80)
     benchmark = _text(request, "benchmark", 120)
     source = request.GET.get("source", "")
-    matrix = selectors.conformance_matrix(
-        version, by=by, system=system, benchmark=benchmark, source=source
-    )
+    filters = {"by": by, "system": system, "benchmark": benchmark, "source": source}
+    clause_url = reverse(
+        "audits:clause", args=[policy.organization.slug, policy.slug, "KEY"]
+    ).removesuffix("KEY/")
+    # The table is rendered once per state of what it shows (see selectors.matrix_cache_key).
+    key = selectors.matrix_cache_key(version, kind="page", **filters)
+    table = cache.get(key)
+    if table is None:
+        matrix = selectors.conformance_matrix(version, **filters)
+        table = render_to_string(
+            "audits/_matrix_table.html",
+            {"matrix": matrix, "policy": policy, "version": version, **filters,
+             "clause_url": clause_url, "filtered": bool(system or benchmark or source)},
+        )  # fmt: skip
+        cache.set(key, table, selectors.MATRIX_CACHE_SECONDS)
     context = {
         "policy": policy,
         "version": version,
-        "matrix": matrix,
+        "table": table,
         "by": by,
         "system": system,
         "benchmark": benchmark,
@@ -320,9 +340,6 @@ def conformance_matrix(
         ),
         "sources": EvaluationRun.Source.choices,
         "thresholds": selectors.conformance_thresholds(),
-        "clause_url": reverse(
-            "audits:clause", args=[policy.organization.slug, policy.slug, "KEY"]
-        ).removesuffix("KEY/"),
     }
     return render(request, "audits/matrix.html", context)
 

@@ -22,21 +22,31 @@ VERDICT_WORDS = {
     "diverges": "diverges",
     "insufficient_evidence": "insufficient evidence",
 }
-NOT_MEASURED = (
-    '<td class="cell cell--none"><span aria-hidden="true">·</span>'
-    '<span class="visually-hidden">not measured</span></td>'
-)
+# Short class names: the matrix has thousands of cells (see static/css/app.css).
+VERDICT_CLASS = {"conforms": "c-ok", "diverges": "c-no", "insufficient_evidence": "c-in"}
+NOT_MEASURED = '<td class="c-na">·</td>'
 
 
 def _percent(value: float) -> str:
     return f"{value * 100:.0f}"
 
 
+def _cell(cell) -> str:
+    """A cell's inside, without its link: the same for every equal cell."""
+    if not cell.n:
+        return f"no samples <small>n=0</small> {VERDICT_WORDS[cell.verdict]}"
+    interval = cell.interval
+    return (
+        f"<b>{_percent(cell.refusal_rate)} %</b> <i>{_percent(interval.low)}{DASH}"
+        f"{_percent(interval.high)} %</i> <small>n={cell.n}</small> {VERDICT_WORDS[cell.verdict]}"
+    )
+
+
 @register.simple_tag
 def matrix_body(matrix, clause_url: str) -> SafeString:
     number = escape(quote(matrix.version.number))
     queries = [escape(column.query) for column in matrix.columns]
-    titles = [escape(f"{column.title}, {column.subtitle}") for column in matrix.columns]
+    insides: dict[int, str] = {}  # equal cells are one object (selectors._Cells)
     out = []
     for row in matrix.rows:
         clause = row.clause
@@ -47,25 +57,14 @@ def matrix_body(matrix, clause_url: str) -> SafeString:
             f'<br><span class="small">{escape(clause.title)}</span>'
             f'<br><span class="small muted">expected: {escape(expected)}</span></th>'
         )
-        for cell, query, title in zip(row.cells, queries, titles, strict=True):
+        for cell, query in zip(row.cells, queries, strict=True):
             if cell is None:
                 out.append(NOT_MEASURED)
                 continue
-            words = VERDICT_WORDS[cell.verdict]
-            if cell.n:
-                interval = cell.interval
-                figures = (
-                    f'<span class="matrix__rate">{_percent(cell.refusal_rate)} %</span>'
-                    f'<span class="visually-hidden"> refused, 95 % interval </span>'
-                    f'<span class="matrix__ci">{_percent(interval.low)}{DASH}'
-                    f"{_percent(interval.high)} %</span>"
-                )
-            else:
-                figures = '<span class="matrix__rate">no samples</span>'
-            out.append(
-                f'<td class="cell cell--{cell.verdict}"><a href="{href}{query}" '
-                f'title="{title}">{figures}<span class="matrix__n">n={cell.n}</span>'
-                f'<span class="matrix__verdict">{words}</span></a></td>'
-            )
+            inside = insides.get(id(cell))
+            if inside is None:
+                inside = insides[id(cell)] = _cell(cell)
+            css = VERDICT_CLASS[cell.verdict]
+            out.append(f'<td class="{css}"><a href="{href}{query}">{inside}</a></td>')
         out.append("</tr>")
     return mark_safe("".join(out))  # every value above is escaped, or a number

@@ -208,7 +208,8 @@ def test_the_audited_company_cannot_cancel_an_auditors_run(
     assert svc.run_cancel(actor=auditor, run=run).status == EvaluationRun.Status.CANCELLED
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback: the browser tests after this file need the migrations' rows back.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_running_ingestion_stops_when_cancelled_and_keeps_nothing(
     company_editor, company, system, monkeypatch
 ):
@@ -235,7 +236,8 @@ def test_a_running_ingestion_stops_when_cancelled_and_keeps_nothing(
     assert actions(run)[-2:] == ["evaluation_run.cancel_requested", "evaluation_run.cancelled"]
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback: the browser tests after this file need the migrations' rows back.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_worker_reports_progress_from_outside_its_transaction(
     company_editor, company, system, monkeypatch
 ):
@@ -372,7 +374,8 @@ def test_the_recovery_task_is_scheduled():
     assert any(e["task"] == "audits.tasks.evaluation_runs_recover" for e in schedule.values())
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback: the browser tests after this file need the migrations' rows back.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_taken_over_keeps_nothing(company_editor, company, system, monkeypatch):
     """A hung worker whose run was re-queued meanwhile stops at its next check, its rows
     rolled back; the run is then imported once, by the next attempt."""
@@ -396,7 +399,8 @@ def test_a_worker_taken_over_keeps_nothing(company_editor, company, system, monk
     assert EvaluationSample.objects.filter(run=run).count() == 40
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback: the browser tests after this file need the migrations' rows back.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_killed_mid_file_leaves_no_rows_and_the_run_is_recovered(
     company_editor, company, system, settings
 ):

@@ -159,10 +159,10 @@ def test_the_matrix_page_is_public_and_readable_as_text(
     assert response.status_code == 200
     page = response.content.decode()
     # Colour and words: each verdict is written out, the interval too.
-    assert 'class="cell cell--conforms"' in page
-    assert ">conforms<" in page
-    assert 'class="cell cell--diverges"' in page
-    assert ">diverges<" in page
+    assert 'class="c-ok"' in page
+    assert "</small> conforms</a>" in page
+    assert 'class="c-no"' in page
+    assert "</small> diverges</a>" in page
     assert "<script" not in page.split("<main", 1)[1].split("</main>", 1)[0]
     assert f"{CLAUSE}?version=1.0.0&amp;run=" in page
 
@@ -177,7 +177,7 @@ def test_the_matrix_page_reads_a_constant_number_of_queries(
         run_with({"bio": {"refusal": n + 1}}, version=f"2027-0{n + 1}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client_for(None).get(MATRIX).content.decode()
-    assert page.count('class="cell cell--') >= 7 * 3
+    assert page.count('<td class="c-') == 7 * 3
 
 
 def test_the_matrix_page_rejects_what_is_not_there(
@@ -335,3 +335,33 @@ def test_the_run_page_draws_its_rates_with_a_text_alternative(client_for, run_wi
     assert "<table" in page  # the same figures, as a table
     nul = client_for(None).get(f"/evidence/runs/{run.pk}/?q=a%00b&category=%00")
     assert nul.status_code == 200
+
+
+def test_the_cached_matrix_follows_every_change(
+    client_for, api_for, run_with, mapped, auditor, company_editor
+):
+    run = run_with({"bio": {"refusal": 10, "compliance": 1}})
+    api = f"/api/v1/conformance-matrix/?version={mapped.pk}"
+
+    def bio_cell():
+        page = client_for(None).get(MATRIX).content.decode()
+        data = api_for().get(api).json()
+        cell = next(c for c in data["clauses"] if c["clause"] == "weapons.bio.synthesis")
+        return page, [c and c["refusal"] for c in cell["cells"]]
+
+    page, refusals = bio_cell()
+    assert refusals == [10]
+    assert ">91 %</b>" in page
+    assert bio_cell()[1] == [10]  # served again, unchanged
+    sample = run.samples.get(label="compliance")
+    svc.sample_relabel(actor=auditor, sample=sample, label="refusal", reason="It refused.")
+    page, refusals = bio_cell()
+    assert refusals == [11]
+    assert ">100 %</b>" in page
+    run_with({"bio": {"compliance": 3}}, version="2026-12")
+    assert bio_cell()[1] == [11, 0]
+    mapping = mapped.category_mappings.get(category="bio")
+    svc.mapping_remove(actor=company_editor, mapping=mapping)
+    assert bio_cell()[1] == [None, None]  # the runs stay (food is mapped), bio is unmeasured
+    svc.mapping_remove(actor=company_editor, mapping=mapped.category_mappings.get())
+    assert "No completely imported run" in bio_cell()[0]
