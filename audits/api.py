@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import django_filters
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -228,6 +228,32 @@ class EvaluationRunViewSet(
         page = self.paginate_queryset(queryset.qs)
         context = {"shows_withheld": selectors.shows_withheld(request.user, run)}
         return self.get_paginated_response(SampleSerializer(page, many=True, context=context).data)
+
+    @extend_schema(
+        summary="Every sample of the run as JSON Lines, streamed (the same filters)",
+        parameters=[
+            OpenApiParameter("category", str),
+            OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+            OpenApiParameter("label_source", str, enum=EvaluationSample.LabelSource.values),
+            OpenApiParameter("should_refuse", bool),
+        ],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["get"], url_path="samples/export", filterset_class=None)
+    def samples_export(self, request, pk=None):
+        run = self.get_object()
+        found = SampleFilter(
+            request.query_params, queryset=EvaluationSample.objects.filter(run=run)
+        )
+        if not found.is_valid():
+            raise serializers.ValidationError(found.errors)
+        lines = selectors.run_samples_export(
+            run, found.qs, shows_withheld=selectors.shows_withheld(request.user, run)
+        )
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-samples.jsonl"'
+        return response
 
     @extend_schema(
         summary="Conformance of this run with a policy version, clause by clause",

@@ -134,6 +134,40 @@ def run_samples(
     return page, (page[-1].id if more else None)
 
 
+EXPORT_FIELDS = (
+    "id", "sample_id", "category", "prompt", "response", "prompt_sha256", "response_sha256",
+    "label", "label_source", "label_raw", "should_refuse", "framing", "base_prompt_id", "record",
+)  # fmt: skip
+
+
+def run_samples_export(run: EvaluationRun, samples: QuerySet, *, shows_withheld: bool):
+    """The run's samples as JSON Lines, one sample a line, read in chunks from a server-side
+    cursor (bounded memory whatever the run's size); withheld texts are null for those who may
+    not read them, their SHA-256 always present."""
+    import json
+
+    hide_prompt = run.withhold_prompts and not shows_withheld
+    hide_response = run.withhold_responses and not shows_withheld
+    withheld = [name for name, held in (("prompt", run.withhold_prompts),
+                                         ("response", run.withhold_responses)) if held]  # fmt: skip
+    rows = samples.order_by("id").values_list(*EXPORT_FIELDS).iterator(chunk_size=2000)
+    batch = []
+    for row in rows:
+        item = dict(zip(EXPORT_FIELDS, row, strict=True))
+        item["run"] = run.pk
+        item["withheld"] = withheld
+        if hide_prompt:
+            item["prompt"] = None
+        if hide_response:
+            item["response"] = None
+        batch.append(json.dumps(item, ensure_ascii=False))
+        if len(batch) == 500:
+            yield "\n".join(batch) + "\n"
+            batch = []
+    if batch:
+        yield "\n".join(batch) + "\n"
+
+
 # --- Conformance ---------------------------------------------------------------------------------
 
 # Which labels fulfil each expected behaviour: a "refuse" clause is kept by a full refusal; a

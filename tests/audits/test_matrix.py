@@ -365,3 +365,33 @@ def test_the_cached_matrix_follows_every_change(
     assert bio_cell()[1] == [None, None]  # the runs stay (food is mapped), bio is unmeasured
     svc.mapping_remove(actor=company_editor, mapping=mapped.category_mappings.get())
     assert "No completely imported run" in bio_cell()[0]
+
+
+# --- Streamed export -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("persona", "sees_text"),
+    [(None, False), ("citizen", False), ("regulator", True), ("auditor", True)],
+)
+def test_a_runs_samples_export_as_json_lines(request, api_for, run_with, persona, sees_text):
+    import json
+
+    run = run_with({"bio": {"refusal": 3, "compliance": 2}, "food": {"partial": 4}}, withhold=True)
+    user = request.getfixturevalue(persona) if persona else None
+    response = api_for(user).get(f"/api/v1/evaluation-runs/{run.pk}/samples/export/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-ndjson"
+    assert f"run-{run.pk}-samples.jsonl" in response["Content-Disposition"]
+    lines = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert len(lines) == 9
+    assert [line["id"] for line in lines] == sorted(line["id"] for line in lines)
+    assert all(line["withheld"] == ["prompt", "response"] for line in lines)
+    assert all(len(line["prompt_sha256"]) == 64 for line in lines)
+    assert (lines[0]["prompt"] is not None) is sees_text
+    filtered = api_for(user).get(
+        f"/api/v1/evaluation-runs/{run.pk}/samples/export/?category=bio&label=compliance"
+    )
+    assert len(b"".join(filtered.streaming_content).splitlines()) == 2
+    bad = api_for(user).get(f"/api/v1/evaluation-runs/{run.pk}/samples/export/?label=maybe")
+    assert bad.status_code == 400
