@@ -345,6 +345,11 @@ class MappingCreateSerializer(serializers.Serializer):
     clause = serializers.CharField(max_length=120)
 
 
+class SuggestionQuery(serializers.Serializer):
+    version = serializers.IntegerField()
+    run = serializers.IntegerField()
+
+
 class CarryForwardSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
@@ -408,6 +413,36 @@ class CategoryMappingViewSet(
 
     def perform_destroy(self, instance):
         services.mapping_remove(actor=self.request.user, mapping=instance)
+
+    @extend_schema(
+        summary="Suggested mappings for a run's unmapped categories, from matching names",
+        parameters=[
+            OpenApiParameter("version", int, required=True),
+            OpenApiParameter("run", int, required=True),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["get"])
+    def suggestions(self, request):
+        incoming = SuggestionQuery(data=request.query_params)
+        incoming.is_valid(raise_exception=True)
+        version = _published_version(incoming.validated_data["version"])
+        run = selectors.run_detail(incoming.validated_data["run"])
+        if run is None:
+            raise serializers.ValidationError({"run": ["No such evaluation run."]})
+        found = selectors.mapping_suggestions(version, run)
+        return Response(
+            {
+                "version": version.pk,
+                "run": run.pk,
+                "benchmark": run.benchmark,
+                "suggestions": [
+                    {"category": s.category, "clause": s.clause.key, "shared_words": s.words}
+                    for s in found
+                ],
+            }
+        )
 
     @extend_schema(
         summary="Carry the mappings of the latest earlier version forward, by clause key",

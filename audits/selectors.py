@@ -4,6 +4,7 @@ withheld texts."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -257,6 +258,78 @@ def conformance(version, run: EvaluationRun) -> list[ConformanceRow]:
         verdict, interval = verdict_for(good, figures.n)
         result.append(ConformanceRow(clause, categories, figures, good, interval, verdict))
     return result
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "and",
+        "the",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "about",
+        "use",
+        "uses",
+        "using",
+        "other",
+        "general",
+        "misc",
+        "none",
+        "contrast",
+        "safe",
+        "unsafe",
+    ]
+)  # "contrast" and "safe": XSTest's markers of unsafe and safe prompts, not topics
+
+
+def _words(*texts: str) -> set[str]:
+    found = set()
+    for text in texts:
+        found.update(w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in _STOP)
+    return found
+
+
+def _alike(a: str, b: str) -> bool:
+    # Equal, or sharing a stem of five letters ("medicine" / "medical").
+    return a == b or (len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5])
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    category: str
+    clause: Any
+    words: tuple[str, ...]  # the words the names share
+
+
+def mapping_suggestions(version, run: EvaluationRun, *, per_category: int = 3) -> list[Suggestion]:
+    """For each category of the run not yet mapped in `version` (for its benchmark), the
+    clauses whose key, title or listed categories share words with the category's name, best
+    first. A suggestion only: a person decides, and the mapping is recorded."""
+    mapped = set(
+        mappings_for(version).filter(benchmark=run.benchmark).values_list("category", flat=True)
+    )
+    clauses = [
+        (clause, _words(clause.key, clause.title, " ".join(clause.categories)))
+        for clause in version.clauses.order_by("position").only(
+            "id", "key", "title", "categories", "position", "version_id"
+        )
+    ]
+    suggestions = []
+    for category in run_categories(run):
+        if not category or category in mapped:
+            continue
+        words = _words(category)
+        scored = []
+        for clause, clause_words in clauses:
+            shared = sorted({w for w in words for c in clause_words if _alike(w, c)})
+            if shared:
+                scored.append((-len(shared), clause.position, clause, tuple(shared)))
+        for _score, _position, clause, shared in sorted(scored, key=lambda s: s[:2])[:per_category]:
+            suggestions.append(Suggestion(category, clause, shared))
+    return suggestions
 
 
 def versions_for_run(run: EvaluationRun) -> QuerySet:

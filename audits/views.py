@@ -222,6 +222,9 @@ def run_conformance(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "categories": selectors.run_categories(run),
         "clauses": version.clauses.order_by("position") if version is not None else [],
+        "suggestions": selectors.mapping_suggestions(version, run)
+        if version is not None and can_map
+        else [],
         "chart": charts.rate_chart(
             [(row.clause.key, row.good, row.figures.n) for row in rows if row.figures],
             title="Share of samples showing each clause's expected behaviour",
