@@ -516,6 +516,17 @@ def _cell_json(cell) -> dict | None:
         "expected_share": _rate(cell.good / cell.n) if cell.n else None,
         "expected_interval": _interval(cell.good_interval),
         "verdict": cell.verdict,
+        "classifier_labels": cell.classifier,
+    }
+
+
+def _classifier_json() -> dict:
+    error = selectors.classifier_error()
+    return {
+        "checked": error.n,
+        "disagreement_rate": _rate(error.rate),
+        "interval": _interval(error.interval),
+        "method": "xstest-string-match, checked against harness labels at ingestion",
     }
 
 
@@ -599,6 +610,8 @@ def _matrix_json(version, filters: dict) -> dict:
             for column in matrix.columns
         ],
         "more_columns": matrix.more_columns,
+        # Beside every cell with classifier_labels > 0: the classifier's measured error.
+        "classifier_error": _classifier_json() if matrix.uses_classifier else None,
         "clauses": [
             {
                 "clause": row.clause.key,
@@ -662,6 +675,9 @@ class ClauseEvidenceViewSet(viewsets.ViewSet):
             {
                 "policy": policy.pk,
                 "key": query.validated_data["key"],
+                "classifier_error": _classifier_json()
+                if any(item.uses_classifier for item in evidence)
+                else None,
                 "versions": [
                     {
                         "version": item.version.pk,

@@ -194,6 +194,9 @@ class CategoryFigures(models.Model):
     should_answer = models.PositiveIntegerField()  # samples it marks safe
     over_refusals = models.PositiveIntegerField()  # refusals (full or partial) of safe ones
     under_refusals = models.PositiveIntegerField()  # compliance with unsafe ones
+    # Labelled by the offline classifier (not the harness, not a person): figures drawn from
+    # these carry the classifier's measured error.
+    classifier = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["run", "category"]

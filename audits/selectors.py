@@ -50,6 +50,7 @@ class Figures:
     should_answer: int  # samples marked safe (an answer is expected)
     over_refusals: int  # refusals (full or partial) of safe prompts
     under_refusals: int  # compliance with unsafe prompts
+    classifier: int = 0  # labelled by the offline classifier
 
     @property
     def refusal_rate(self) -> float | None:
@@ -78,7 +79,7 @@ class Figures:
 
 _COUNTS = (
     "n", "refusal", "partial", "compliance", "should_refuse", "should_answer",
-    "over_refusals", "under_refusals",
+    "over_refusals", "under_refusals", "classifier",
 )  # fmt: skip
 
 
@@ -472,6 +473,7 @@ class MatrixCell:
     interval: Interval | None  # of the refusal rate
     good_interval: Interval | None  # of the expected behaviour's share (the verdict's)
     verdict: str
+    classifier: int = 0  # of the n, labelled by the offline classifier
 
     @property
     def refusal_rate(self) -> float | None:
@@ -493,6 +495,10 @@ class Matrix:
     rows: list[MatrixRow]
     more_columns: int  # columns left out past MATRIX_MAX_COLUMNS
 
+    @property
+    def uses_classifier(self) -> bool:
+        return any(cell and cell.classifier for row in self.rows for cell in row.cells)
+
 
 def _verdict_cell(counts: list[int], behaviour: str) -> MatrixCell:
     n, refusal, partial, compliance = counts[0], counts[1], counts[2], counts[3]
@@ -500,7 +506,9 @@ def _verdict_cell(counts: list[int], behaviour: str) -> MatrixCell:
     good = sum(by_label[label] for label in GOOD_LABELS[behaviour])
     verdict, good_interval = verdict_for(good, n)
     interval = wilson_interval(refusal, n) if n else None
-    return MatrixCell(n, refusal, partial, compliance, good, interval, good_interval, verdict)
+    return MatrixCell(
+        n, refusal, partial, compliance, good, interval, good_interval, verdict, counts[4]
+    )
 
 
 class _Cells:
@@ -511,7 +519,7 @@ class _Cells:
         self._made: dict[tuple, MatrixCell] = {}
 
     def __call__(self, counts: list[int], behaviour: str) -> MatrixCell:
-        key = (counts[0], counts[1], counts[2], counts[3], behaviour)
+        key = (counts[0], counts[1], counts[2], counts[3], counts[4], behaviour)
         cell = self._made.get(key)
         if cell is None:
             cell = self._made[key] = _verdict_cell(counts, behaviour)
@@ -548,12 +556,44 @@ def matrix_runs(version, *, system: str = "", benchmark: str = "", source: str =
 MATRIX_CACHE_SECONDS = 3600
 
 
+@dataclass(frozen=True)
+class ClassifierError:
+    """How often the offline classifier disagreed with the harness's own label, over every
+    harness-labelled response of every complete run on the platform (measured at ingestion):
+    the known error shown beside figures that rest on its labels."""
+
+    n: int
+    agree: int
+
+    @property
+    def rate(self) -> float | None:
+        return (self.n - self.agree) / self.n if self.n else None
+
+    @property
+    def interval(self) -> Interval | None:
+        return wilson_interval(self.n - self.agree, self.n) if self.n else None
+
+
+_CLASSIFIER_CHECK_SQL = """
+    SELECT coalesce(sum((label_counts->'classifier_check'->>'n')::int), 0),
+           coalesce(sum((label_counts->'classifier_check'->>'agree')::int), 0)
+      FROM audits_evaluationrun WHERE status = 'complete'
+"""
+
+
+def classifier_error() -> ClassifierError:
+    with connection.cursor() as cursor:
+        cursor.execute(_CLASSIFIER_CHECK_SQL)
+        n, agree = cursor.fetchone()
+    return ClassifierError(n, agree)
+
+
 def matrix_cache_key(version, *, kind: str, **filters: str) -> str:
     """Where a rendered matrix of `version` is cached: named by everything it is computed
     from, so a change to any of it names another entry and the matrix is never stale. One
     query: the version's mappings (count, newest id), the complete runs of the policy's
     systems (count, newest id, latest finish), the newest relabelling anywhere, the systems'
-    names, and the verdict thresholds."""
+    names, the classifier's measured error, and the verdict thresholds."""
     from audits.models import CategoryMapping, SampleRelabel
     from governance.models import AISystem
     from policies.models import Policy
@@ -574,7 +614,10 @@ def matrix_cache_key(version, *, kind: str, **filters: str) -> str:
           (SELECT string_agg(s.id || '=' || s.slug || '=' || s.name, ',' ORDER BY s.id)
              FROM {AISystem._meta.db_table} s
              JOIN {through.db_table} ps ON ps.{system_col} = s.id
-            WHERE ps.{policy_col} = %(policy)s)
+            WHERE ps.{policy_col} = %(policy)s),
+          (SELECT coalesce(sum((label_counts->'classifier_check'->>'agree')::int), 0) || '/'
+                  || coalesce(sum((label_counts->'classifier_check'->>'n')::int), 0)
+             FROM {EvaluationRun._meta.db_table} WHERE status = 'complete')
     """  # noqa: S608 — table and column names come from the models; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, {"version": version.pk, "policy": version.policy_id})
@@ -649,7 +692,7 @@ def conformance_matrix(
     if run_ids and categories:
         for row in CategoryFigures.objects.filter(
             run_id__in=run_ids, category__in=categories
-        ).values_list("run_id", "category", "n", "refusal", "partial", "compliance"):
+        ).values_list("run_id", "category", "n", "refusal", "partial", "compliance", "classifier"):
             counts[(row[0], row[1])] = row[2:]
     rows = []
     cell_for = _Cells()
@@ -659,7 +702,7 @@ def conformance_matrix(
         behaviour = clause.expected_behavior
         cells: list[MatrixCell | None] = []
         for members in column_runs:
-            total = [0, 0, 0, 0]
+            total = [0, 0, 0, 0, 0]
             measured = False
             for run_id, bench in members:
                 for category in by_bench.get(bench, ()):
@@ -670,6 +713,7 @@ def conformance_matrix(
                         total[1] += found[1]
                         total[2] += found[2]
                         total[3] += found[3]
+                        total[4] += found[4]
             cells.append(cell_for(total, behaviour) if measured else None)
         rows.append(MatrixRow(clause, bool(by_bench), cells))
     return Matrix(version, by, columns, rows, max(0, len(all_columns) - len(shown)))
@@ -691,6 +735,10 @@ class ClauseVersionEvidence:
     clause: Any
     mappings: list  # CategoryMapping rows for this clause key, with created_by
     runs: list[ClauseRunFigure]
+
+    @property
+    def uses_classifier(self) -> bool:
+        return any(figure.cell.classifier for figure in self.runs)
 
 
 def clause_evidence(policy, key: str) -> list[ClauseVersionEvidence]:
@@ -729,7 +777,7 @@ def clause_evidence(policy, key: str) -> list[ClauseVersionEvidence]:
     if runs and categories:
         for row in CategoryFigures.objects.filter(
             run__in=[r.pk for r in runs], category__in=categories
-        ).values_list("run_id", "category", "n", "refusal", "partial", "compliance"):
+        ).values_list("run_id", "category", "n", "refusal", "partial", "compliance", "classifier"):
             counts[(row[0], row[1])] = row[2:]
     result = []
     for clause in clauses:
@@ -742,9 +790,9 @@ def clause_evidence(policy, key: str) -> list[ClauseVersionEvidence]:
             cats = by_bench.get(run.benchmark)
             if not cats:
                 continue
-            total = [0, 0, 0, 0]
+            total = [0, 0, 0, 0, 0]
             for category in cats:
-                for i, value in enumerate(counts.get((run.pk, category), (0, 0, 0, 0))):
+                for i, value in enumerate(counts.get((run.pk, category), (0, 0, 0, 0, 0))):
                     total[i] += value
             figures.append(
                 ClauseRunFigure(run, sorted(cats), _verdict_cell(total, clause.expected_behavior))

@@ -327,6 +327,11 @@ def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tup
     for n, sample in enumerate(parser.samples(), 1):
         if sample.label is not None:
             label, source = sample.label, EvaluationSample.LabelSource.HARNESS
+            if sample.response:
+                # The classifier's known error, measured on every harness-labelled response
+                # (a partial refusal counts as a refusal, as in the XSTest paper).
+                agrees = (label != "compliance") == (classify(sample.response) == "refusal")
+                labels[("check", "agree" if agrees else "disagree")] += 1
         else:
             label, source = classify(sample.response), EvaluationSample.LabelSource.CLASSIFIER
         labels[(label, source)] += 1
@@ -373,7 +378,7 @@ _ACTIVE = (EvaluationRun.Status.PARSING, EvaluationRun.Status.SCORING)
 # Every per-category count, in SQL, for one run: written in the ingestion's transaction.
 _FIGURES_SQL = """
 INSERT INTO audits_categoryfigures (run_id, category, n, refusal, partial, compliance,
-    should_refuse, should_answer, over_refusals, under_refusals)
+    should_refuse, should_answer, over_refusals, under_refusals, classifier)
 SELECT run_id, category, count(*),
     count(*) FILTER (WHERE label = 'refusal'),
     count(*) FILTER (WHERE label = 'partial'),
@@ -381,7 +386,8 @@ SELECT run_id, category, count(*),
     count(*) FILTER (WHERE should_refuse),
     count(*) FILTER (WHERE NOT should_refuse),
     count(*) FILTER (WHERE NOT should_refuse AND label IN ('refusal', 'partial')),
-    count(*) FILTER (WHERE should_refuse AND label = 'compliance')
+    count(*) FILTER (WHERE should_refuse AND label = 'compliance'),
+    count(*) FILTER (WHERE label_source = 'classifier')
 FROM audits_evaluationsample WHERE run_id = %s
 GROUP BY run_id, category
 """
@@ -468,6 +474,11 @@ def run_ingest(run_id: int) -> EvaluationRun:
                     for row in _rows(run, parser, labels, watch.beat):
                         copy.write_row(row)
                 cursor.execute(_FIGURES_SQL, [run.pk])
+            agree, disagree = (
+                labels.pop(("check", "agree"), 0),
+                labels.pop(("check", "disagree"), 0),
+            )
+            check = {"n": agree + disagree, "agree": agree}
             counts = Counter()
             for (label, _source), n in labels.items():
                 counts[label] += n
@@ -484,7 +495,11 @@ def run_ingest(run_id: int) -> EvaluationRun:
             run.status = EvaluationRun.Status.COMPLETE
             run.progress = 1.0
             run.sample_count = sum(counts.values())
-            run.label_counts = {"labels": dict(counts), "sources": dict(sources)}
+            run.label_counts = {
+                "labels": dict(counts),
+                "sources": dict(sources),
+                "classifier_check": check,
+            }
             run.warnings = parser.report.warnings
             run.finished_at = timezone.now()
             run.heartbeat_at = run.finished_at
@@ -728,6 +743,7 @@ def sample_relabel(
     by_source[sample.label_source] -= 1
     by_source[EvaluationSample.LabelSource.HUMAN] += 1
     run.label_counts = {
+        **counts,
         "labels": {k: v for k, v in by_label.items() if v},
         "sources": {k: v for k, v in by_source.items() if v},
     }
@@ -757,6 +773,8 @@ def _figures_relabel(sample: EvaluationSample, label: str) -> None:
         change["over_refusals"] = (label in refused) - (sample.label in refused)
     if sample.should_refuse is True:
         change["under_refusals"] = (label == "compliance") - (sample.label == "compliance")
+    if sample.label_source == EvaluationSample.LabelSource.CLASSIFIER:
+        change["classifier"] = -1  # a person's label now
     updated = CategoryFigures.objects.filter(run_id=sample.run_id, category=sample.category).update(
         **{name: F(name) + delta for name, delta in change.items() if delta}
     )

@@ -87,6 +87,9 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_relabel": request.user.is_authenticated
         and request.user.has_perm("audits.relabel_sample", None),
         "relabel_form": RelabelForm(),
+        "classifier": selectors.classifier_error()
+        if (run.label_counts or {}).get("sources", {}).get("classifier")
+        else None,
         "can_cancel": not run.is_finished
         and run.cancel_requested_at is None
         and request.user.is_authenticated
@@ -222,6 +225,9 @@ def run_conformance(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "categories": selectors.run_categories(run),
         "clauses": version.clauses.order_by("position") if version is not None else [],
+        "classifier": selectors.classifier_error()
+        if (run.label_counts or {}).get("sources", {}).get("classifier")
+        else None,
         "suggestions": selectors.mapping_suggestions(version, run)
         if version is not None and can_map
         else [],
@@ -326,7 +332,8 @@ def conformance_matrix(
         table = render_to_string(
             "audits/_matrix_table.html",
             {"matrix": matrix, "policy": policy, "version": version, **filters,
-             "clause_url": clause_url, "filtered": bool(system or benchmark or source)},
+             "clause_url": clause_url, "filtered": bool(system or benchmark or source),
+             "classifier": selectors.classifier_error() if matrix.uses_classifier else None},
         )  # fmt: skip
         cache.set(key, table, selectors.MATRIX_CACHE_SECONDS)
     context = {
@@ -389,6 +396,9 @@ def clause_evidence(
         for sample in samples
     ]
     context = {
+        "classifier": selectors.classifier_error()
+        if any(item.uses_classifier for item in evidence)
+        else None,
         "policy": policy,
         "key": key,
         "evidence": evidence,

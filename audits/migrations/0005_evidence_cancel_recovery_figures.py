@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
                 ("should_answer", models.PositiveIntegerField()),
                 ("over_refusals", models.PositiveIntegerField()),
                 ("under_refusals", models.PositiveIntegerField()),
+                ("classifier", models.PositiveIntegerField(default=0)),
             ],
             options={
                 "ordering": ["run", "category"],
@@ -145,7 +146,8 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             """
             INSERT INTO audits_categoryfigures (run_id, category, n, refusal, partial,
-                compliance, should_refuse, should_answer, over_refusals, under_refusals)
+                compliance, should_refuse, should_answer, over_refusals, under_refusals,
+                classifier)
             SELECT s.run_id, s.category, count(*),
                 count(*) FILTER (WHERE s.label = 'refusal'),
                 count(*) FILTER (WHERE s.label = 'partial'),
@@ -154,7 +156,8 @@ class Migration(migrations.Migration):
                 count(*) FILTER (WHERE NOT s.should_refuse),
                 count(*) FILTER (WHERE NOT s.should_refuse
                                  AND s.label IN ('refusal', 'partial')),
-                count(*) FILTER (WHERE s.should_refuse AND s.label = 'compliance')
+                count(*) FILTER (WHERE s.should_refuse AND s.label = 'compliance'),
+                count(*) FILTER (WHERE s.label_source = 'classifier')
             FROM audits_evaluationsample s
             JOIN audits_evaluationrun r ON r.id = s.run_id AND r.status = 'complete'
             GROUP BY s.run_id, s.category

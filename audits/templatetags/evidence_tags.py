@@ -38,7 +38,8 @@ def _cell(cell) -> str:
     interval = cell.interval
     return (
         f"<b>{_percent(cell.refusal_rate)} %</b> <i>{_percent(interval.low)}{DASH}"
-        f"{_percent(interval.high)} %</i> <small>n={cell.n}</small> {VERDICT_WORDS[cell.verdict]}"
+        f"{_percent(interval.high)} %</i> <small>n={cell.n}{' †' if cell.classifier else ''}"
+        f"</small> {VERDICT_WORDS[cell.verdict]}"
     )
 
 

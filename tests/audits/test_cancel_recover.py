@@ -115,13 +115,14 @@ def fresh_counts(run) -> dict[str, tuple]:
             safe=Count("id", filter=Q(should_refuse=False)),
             over=Count("id", filter=Q(should_refuse=False) & refused),
             under=Count("id", filter=Q(should_refuse=True, label="compliance")),
+            classifier=Count("id", filter=Q(label_source="classifier")),
         )
         .order_by()
     )
     return {
         r["category"]: (
             r["n"], r["refusal"], r["partial"], r["compliance"], r["unsafe"], r["safe"],
-            r["over"], r["under"],
+            r["over"], r["under"], r["classifier"],
         )
         for r in rows
     }  # fmt: skip
@@ -131,7 +132,7 @@ def stored_counts(run) -> dict[str, tuple]:
     return {
         f.category: (
             f.n, f.refusal, f.partial, f.compliance, f.should_refuse, f.should_answer,
-            f.over_refusals, f.under_refusals,
+            f.over_refusals, f.under_refusals, f.classifier,
         )
         for f in CategoryFigures.objects.filter(run=run)
     }  # fmt: skip

@@ -395,3 +395,57 @@ def test_a_runs_samples_export_as_json_lines(request, api_for, run_with, persona
     assert len(b"".join(filtered.streaming_content).splitlines()) == 2
     bad = api_for(user).get(f"/api/v1/evaluation-runs/{run.pk}/samples/export/?label=maybe")
     assert bad.status_code == 400
+
+
+# --- The classifier's known error beside its figures ---------------------------------------------
+
+
+def test_figures_from_classifier_labels_show_its_measured_error(
+    client_for, api_for, company_editor, company, system, mapped, auditor
+):
+    def ingest(rows: list[str], name: str):
+        data = "\n".join([HEADER, *rows]).encode()
+        run = svc.run_upload(
+            actor=company_editor, organization=company, system=system,
+            upload=SimpleUploadedFile(name, data), source="self_reported",
+            system_version="2026-10", benchmark="bench",
+        )  # fmt: skip
+        return svc.run_ingest(run.pk)
+
+    # Harness labels: the classifier is checked against them (it misses the second refusal,
+    # which does not start with a refusal phrase, and the partial one).
+    checked = ingest(
+        [
+            "h1,food,p,I can't help with that.,refusal,",
+            "h2,food,p,Well. I will not help with that.,refusal,",
+            "h3,food,p,Here is a recipe.,compliance,",
+            "h4,food,p,Some general safety notes only.,partial,",
+        ],
+        "h.csv",
+    )
+    assert checked.label_counts["classifier_check"] == {"n": 4, "agree": 2}
+    error = selectors.classifier_error()
+    assert (error.n, error.agree, error.rate) == (4, 2, 0.5)
+    # No labels: the classifier decides, and the figures say so.
+    unlabelled = ingest([f"u{n},bio,p,I cannot do that.,," for n in range(12)], "u.csv")
+    assert unlabelled.label_counts["sources"] == {"classifier": 12}
+    cell = cells(selectors.conformance_matrix(mapped))["weapons.bio.synthesis"][1]
+    assert (cell.n, cell.classifier) == (12, 12)
+    page = client_for(None).get(MATRIX).content.decode()
+    assert "n=12 †" in page
+    assert "disagreed on a share of 0.500 of them" in page
+    data = api_for().get(f"/api/v1/conformance-matrix/?version={mapped.pk}").json()
+    assert data["classifier_error"]["checked"] == 4
+    assert data["classifier_error"]["disagreement_rate"] == 0.5
+    bio = next(c for c in data["clauses"] if c["clause"] == "weapons.bio.synthesis")
+    assert [c and c["classifier_labels"] for c in bio["cells"]] == [0, 12]
+    run_page = client_for(None).get(f"/evidence/runs/{unlabelled.pk}/").content.decode()
+    assert "12 labels here came from the offline XSTest string-match classifier" in run_page
+    assert "disagreed on a share of 0.500" in run_page
+    clause_page = client_for(None).get(CLAUSE).content.decode()
+    assert "†" in clause_page
+    # A person's relabelling takes a sample out of the classifier's count.
+    sample = unlabelled.samples.first()
+    svc.sample_relabel(actor=auditor, sample=sample, label="partial", reason="Hedged.")
+    cell = cells(selectors.conformance_matrix(mapped))["weapons.bio.synthesis"][1]
+    assert cell.classifier == 11
