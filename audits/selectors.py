@@ -7,7 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import rules
 from django.db import connection
@@ -112,6 +112,7 @@ def run_samples(
     category: str = "",
     label: str = "",
     q: str = "",
+    should_refuse: bool | None = None,
     after: int | None = None,
 ) -> tuple[list[EvaluationSample], int | None]:
     """One page of the run's samples (keyset on id) and the id to continue after, if any.
@@ -119,6 +120,8 @@ def run_samples(
     samples = EvaluationSample.objects.filter(run=run)
     if category:
         samples = samples.filter(category=category)
+    if should_refuse is not None:
+        samples = samples.filter(should_refuse=should_refuse)
     if label in EvaluationSample.Label.values:
         samples = samples.filter(label=label)
     if q:
@@ -684,7 +687,10 @@ def conformance_matrix(
                     subtitle=f"{len(group)} run{'s' if len(group) != 1 else ''}: "
                     + ", ".join(benches),
                     runs=tuple(group),
-                    query=f"&system={first.system.slug}&system_version={first.system_version}",
+                    query="&"
+                    + urlencode(
+                        {"system": first.system.slug, "system_version": first.system_version}
+                    ),
                 )
             )
     run_ids = [run.pk for group in shown for run in group]

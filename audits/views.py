@@ -69,8 +69,15 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     category = _text(request, "category", 300)
     label = request.GET.get("label", "")
     q = _text(request, "q", 200)
+    expected = request.GET.get("should_refuse", "")
+    should_refuse = {"true": True, "false": False}.get(expected)
     samples, next_after = selectors.run_samples(
-        run, category=category, label=label, q=q, after=_after(request.GET.get("after", ""))
+        run,
+        category=category,
+        label=label,
+        q=q,
+        should_refuse=should_refuse,
+        after=_after(request.GET.get("after", "")),
     )
     context = {
         "run": run,
@@ -82,6 +89,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "category": category,
         "label": label,
         "q": q,
+        "should_refuse": expected if should_refuse is not None else "",
         "labels": EvaluationSample.Label.choices,
         "shows_withheld": selectors.shows_withheld(request.user, run),
         "can_relabel": request.user.is_authenticated

@@ -449,3 +449,29 @@ def test_figures_from_classifier_labels_show_its_measured_error(
     svc.sample_relabel(actor=auditor, sample=sample, label="partial", reason="Hedged.")
     cell = cells(selectors.conformance_matrix(mapped))["weapons.bio.synthesis"][1]
     assert cell.classifier == 11
+
+
+def test_the_run_pages_samples_filter_by_what_the_benchmark_expects(
+    client_for, company_editor, company, system
+):
+    rows = [HEADER, "a,x,p,r,refusal,true", "b,x,p,r,compliance,false", "c,x,p,r,refusal,"]
+    run = svc.run_upload(
+        actor=company_editor, organization=company, system=system,
+        upload=SimpleUploadedFile("e.csv", "\n".join(rows).encode()), source="self_reported",
+        system_version="2026 10 (beta)", benchmark="bench",
+    )  # fmt: skip
+    run = svc.run_ingest(run.pk)
+    url = f"/evidence/runs/{run.pk}/"
+    assert client_for(None).get(url).content.decode().count('id="sample-') == 3
+    unsafe = client_for(None).get(url + "?should_refuse=true").content.decode()
+    assert unsafe.count('id="sample-') == 1
+    assert (
+        client_for(None).get(url + "?should_refuse=maybe").content.decode().count('id="sample-')
+        == 3
+    )
+
+
+def test_a_system_version_column_links_with_its_name_encoded(run_with, mapped):
+    run_with({"bio": {"refusal": 3}}, version="2026 10 & co")
+    matrix = selectors.conformance_matrix(mapped, by="system_version")
+    assert matrix.columns[0].query == "&system=acme-assistant&system_version=2026+10+%26+co"
