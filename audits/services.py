@@ -15,6 +15,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,8 @@ from governance.services.ledger import ledger_append
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 5000  # samples between progress notes
+PROGRESS_EVERY = 5000  # samples between progress notes (heartbeats)
+BEAT_SECONDS = 5.0  # and at most this long between them, however slow the samples come
 _COPY_COLUMNS = (
     "run_id, sample_id, category, prompt, response, prompt_sha256, response_sha256, label, "
     "label_source, label_raw, should_refuse, framing, base_prompt_id, record"
@@ -324,6 +326,7 @@ def _pg_text(text: str) -> str:
 
 def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tuple]:
     classify = classifier.classify
+    last_beat = time.monotonic()
     for n, sample in enumerate(parser.samples(), 1):
         if sample.label is not None:
             label, source = sample.label, EvaluationSample.LabelSource.HARNESS
@@ -360,8 +363,11 @@ def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tup
             (sample.base_prompt_id or "")[:300],
             sample.record,
         )
-        if n % PROGRESS_EVERY == 0:
+        if n % PROGRESS_EVERY == 0 or (
+            n % 100 == 0 and time.monotonic() - last_beat >= BEAT_SECONDS
+        ):
             progress(parser.progress)
+            last_beat = time.monotonic()
 
 
 def _mark(run_id: int, **changes) -> None:
@@ -403,18 +409,26 @@ class _Watch:
         self._connection = None
 
     def beat(self, progress: float) -> None:
-        if self._connection is None:
-            # A plain psycopg connection with Django's own parameters, outside Django's
-            # bookkeeping of connections (and of the ingestion's transaction).
-            ours = connections[DEFAULT_DB_ALIAS]
-            self._connection = psycopg.connect(**ours.get_connection_params(), autocommit=True)
-        with self._connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE audits_evaluationrun SET progress = %s, heartbeat_at = now() "
-                "WHERE id = %s RETURNING status, attempt, cancel_requested_at IS NOT NULL",
-                [min(max(progress, 0.0), 0.999), self.run_id],
-            )
-            row = cursor.fetchone()
+        try:
+            if self._connection is None:
+                # A plain psycopg connection with Django's own parameters, outside Django's
+                # bookkeeping of connections (and of the ingestion's transaction).
+                ours = connections[DEFAULT_DB_ALIAS]
+                self._connection = psycopg.connect(**ours.get_connection_params(), autocommit=True)
+            with self._connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE audits_evaluationrun SET progress = %s, heartbeat_at = now() "
+                    "WHERE id = %s RETURNING status, attempt, cancel_requested_at IS NOT NULL",
+                    [min(max(progress, 0.0), 0.999), self.run_id],
+                )
+                row = cursor.fetchone()
+        except psycopg.Error:
+            # A missed beat is not a failed import: the next one retries on a new connection,
+            # and the check under the row lock at the end still decides what is kept.
+            log.warning("evaluation run %s: heartbeat failed", self.run_id, exc_info=True)
+            self.close()
+            self._connection = None
+            return
         # No row: the run is not visible outside this transaction's caller (a test's outer
         # transaction); the check under the row lock at the end still decides.
         if row is None:
@@ -428,6 +442,7 @@ class _Watch:
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
+            self._connection = None
 
 
 def run_ingest(run_id: int) -> EvaluationRun:

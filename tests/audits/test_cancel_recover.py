@@ -482,3 +482,31 @@ def test_stored_counts_match_a_fresh_count_through_relabelling(
                     actor=auditor, sample=sample, label=label, reason="checked by hand"
                 )
                 assert stored_counts(run) == fresh_counts(run)
+
+
+# Serialized rollback: the browser tests after this file need the migrations' rows back.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_lost_heartbeat_connection_does_not_fail_the_import(
+    company_editor, company, system, monkeypatch
+):
+    run = upload(company_editor, company, system, jsonl(50))
+    monkeypatch.setattr(svc, "PROGRESS_EVERY", 10)
+    real_beat = svc._Watch.beat
+    pids = []
+
+    def beat_then_lose_the_line(watch, progress):
+        real_beat(watch, progress)
+        if watch._connection is not None and len(pids) < 2:
+            pids.append(watch._connection.info.backend_pid)
+            # The server drops the watch's connection (a restart, a network cut).
+            in_thread(lambda: _terminate(pids[-1]))
+
+    monkeypatch.setattr(svc._Watch, "beat", beat_then_lose_the_line)
+    run = svc.run_ingest(run.pk)
+    assert (run.status, run.sample_count) == ("complete", 50)
+    assert len(set(pids)) == 2  # it reconnected after the first loss
+
+
+def _terminate(pid: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
