@@ -24,6 +24,7 @@ VERDICT_WORDS = {
 }
 # Short class names: the matrix has thousands of cells (see static/css/app.css).
 VERDICT_CLASS = {"conforms": "c-ok", "diverges": "c-no", "insufficient_evidence": "c-in"}
+RELATIVE_CLAUSES = "../../../clauses/"  # from audits:matrix to audits:clause
 NOT_MEASURED = '<td class="c-na">·</td>'
 
 
@@ -52,7 +53,11 @@ def matrix_body(matrix, clause_url: str) -> SafeString:
     for row in matrix.rows:
         clause = row.clause
         expected = clause.get_expected_behavior_display().lower()
-        href = f"{escape(clause_url)}{escape(quote(clause.key, safe=''))}/?version={number}"
+        key = escape(quote(clause.key, safe=""))
+        href = f"{escape(clause_url)}{key}/?version={number}"
+        # Cells link relative to the matrix page (…/v/<number>/matrix/ → …/clauses/<key>/):
+        # thousands of links, each some forty bytes shorter.
+        near = f"{RELATIVE_CLAUSES}{key}/?version={number}"
         out.append(
             f'<tr><th scope="row"><a href="{href}"><code>{escape(clause.key)}</code></a>'
             f'<br><span class="small">{escape(clause.title)}</span>'
@@ -66,6 +71,6 @@ def matrix_body(matrix, clause_url: str) -> SafeString:
             if inside is None:
                 inside = insides[id(cell)] = _cell(cell)
             css = VERDICT_CLASS[cell.verdict]
-            out.append(f'<td class="{css}"><a href="{href}{query}">{inside}</a></td>')
+            out.append(f'<td class="{css}"><a href="{near}{query}">{inside}</a></td>')
         out.append("</tr>")
     return mark_safe("".join(out))  # every value above is escaped, or a number

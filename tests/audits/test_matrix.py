@@ -4,6 +4,8 @@ per role, page and API) and the run page's SVG chart."""
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -164,7 +166,13 @@ def test_the_matrix_page_is_public_and_readable_as_text(
     assert 'class="c-no"' in page
     assert "</small> diverges</a>" in page
     assert "<script" not in page.split("<main", 1)[1].split("</main>", 1)[0]
-    assert f"{CLAUSE}?version=1.0.0&amp;run=" in page
+    assert f'href="{CLAUSE}?version=1.0.0"' in page  # the row's clause
+    # Each cell, relative to the matrix page: it resolves to the clause page for its run.
+    relative = "../../../clauses/weapons.bio.synthesis/?version=1.0.0&amp;run="
+    assert relative in page
+    assert urljoin(MATRIX, relative.replace("&amp;", "&")).startswith(
+        f"{CLAUSE}?version=1.0.0&run="
+    )
 
 
 def test_the_matrix_page_reads_a_constant_number_of_queries(
