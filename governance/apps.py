@@ -5,3 +5,11 @@ class GovernanceConfig(AppConfig):
     name = "governance"
     verbose_name = "Governance core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The core's own entries in the registries that apps fill (governance.public_data).
+        from governance.public_data import register_event_types, register_subject_links
+        from governance.selectors.changes import CORE_EVENT_TYPES, organization_links
+
+        register_subject_links("organization", organization_links)
+        register_event_types(CORE_EVENT_TYPES)

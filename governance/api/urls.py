@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from audits.api import CategoryMappingViewSet, EvaluationRunViewSet, EvaluationSampleViewSet
 from audits.report_api import AuditReportViewSet, FindingViewSet, ScorecardViewSet
+from governance.api.changes import ChangeFeedView
 from governance.api.ledger import LedgerEntryViewSet
 from governance.api.me import MeExportView, MeView
 from governance.api.organizations import (
@@ -58,6 +59,7 @@ router.register("findings", FindingViewSet, basename="finding")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
 
 urlpatterns = [
+    path("changes/", ChangeFeedView.as_view(), name="changes"),
     path("me/", MeView.as_view(), name="me"),
     path("me/export/", MeExportView.as_view(), name="me-export"),
     *router.urls,
