@@ -13,3 +13,7 @@ class GovernanceConfig(AppConfig):
 
         register_subject_links("organization", organization_links)
         register_event_types(CORE_EVENT_TYPES)
+
+        from governance.services.dumps import register_core_datasets
+
+        register_core_datasets()

@@ -99,7 +99,7 @@ def ledger_append(
         payload=payload,
         prev_hash=prev_hash,
     )
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry.objects.create(
         seq=seq,
         at=now,
         actor=actor_text,
@@ -109,3 +109,8 @@ def ledger_append(
         prev_hash=prev_hash,
         hash=entry_hash(document),
     )
+    # Subscribers hear of the change once it commits (a lazy import: webhooks append too).
+    from governance.services.webhooks import on_ledger_append
+
+    on_ledger_append(entry)
+    return entry
