@@ -76,10 +76,13 @@ def dump_write(*, now: datetime | None = None) -> DataDump:
     folder = f"{ROOT}/{now.strftime(STAMP)}"
     dump = DataDump.objects.create(started_at=now, folder=folder)
     try:
+        outermost = not connection.in_atomic_block
         with transaction.atomic():
             # One snapshot for every dataset: the files agree with each other and the ledger.
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # (Only an outermost transaction can choose its isolation; the periodic task's is.)
+            if outermost:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             head = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
             files = [_write_dataset(folder, DUMP_DATASETS[name]) for name in sorted(DUMP_DATASETS)]
         manifest = {
