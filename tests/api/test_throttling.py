@@ -23,10 +23,10 @@ def token_client(user, name, scopes=("read:public", "write:webhooks")):
 
 @pytest.fixture
 def rates(settings):
-    def set_rates(per_token="1000/minute", **scopes):
+    def set_rates(each="1000/minute", **scopes):
         settings.OPENREFUSAL = {
             **settings.OPENREFUSAL,
-            "API_TOKEN_RATE": per_token,
+            "API_TOKEN_RATE": each,
             "API_SCOPE_RATES": {"read:public": "1000/minute", "write:webhooks": "1000/minute"}
             | {k.replace("_", ":", 1): v for k, v in scopes.items()},
         }
@@ -35,7 +35,7 @@ def rates(settings):
 
 
 def test_each_token_has_its_own_limit(regulator, rates):
-    rates(per_token="3/minute")
+    rates(each="3/minute")
     first, second = token_client(regulator, "a"), token_client(regulator, "b")
     assert [first.get(FEED).status_code for _ in range(4)] == [200, 200, 200, 429]
     assert second.get(FEED).status_code == 200
@@ -74,7 +74,7 @@ def test_token_requests_do_not_use_the_session_limit(regulator, rates, monkeypat
 def test_the_counters_are_shared_through_the_cache(regulator, rates, settings):
     from django.core.cache import caches
 
-    rates(per_token="1/minute")
+    rates(each="1/minute")
     raw_client = token_client(regulator, "a")
     assert raw_client.get(FEED).status_code == 200
     # Another client object (another process, same cache) sees the same count.
@@ -86,7 +86,7 @@ def test_the_counters_are_shared_through_the_cache(regulator, rates, settings):
 
 
 def test_the_guide_lists_the_limits(client_for, rates):
-    rates(per_token="777/minute", read_public="555/minute")
+    rates(each="777/minute", read_public="555/minute")
     response = client_for().get("/regulators/")
     assert response.status_code == 200
     assert b"777/minute" in response.content
