@@ -330,6 +330,9 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+if TESTING:
+    # Tests that seed the demo (which writes a bulk dump) never touch `make run`'s files.
+    MEDIA_ROOT = DATA_DIR / "test-media"
 WHITENOISE_USE_FINDERS = LOCAL
 
 # --- Security ---------------------------------------------------------------------------------
