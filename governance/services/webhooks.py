@@ -227,17 +227,19 @@ def _any_active() -> bool:
 # --- Events -----------------------------------------------------------------------------------
 
 
+def wants_event(action: str) -> bool:
+    """Whether an append of `action` must be fanned out: it is an event type and anyone
+    subscribes at all (a cached answer, so most appends cost one cache read). ledger_append
+    asks before it takes the ledger's lock."""
+    return action in EVENT_TYPES and _any_active()
+
+
 def on_ledger_append(entry: LedgerEntry) -> None:
-    """Called by ledger_append: after the commit, fan the change out to subscribers (if it is
-    an event type and anyone subscribes at all: most appends cost nothing more)."""
-    if entry.action not in EVENT_TYPES:
-        return
+    """Called by ledger_append for an entry `wants_event` chose: after the commit, fan it out."""
     seq = entry.seq
 
     def enqueue() -> None:
         try:
-            if not _any_active():
-                return
             from governance.tasks import webhooks_fan_out
 
             webhooks_fan_out.delay(seq)
