@@ -254,11 +254,16 @@ def _absolute(path: str | None) -> str | None:
     return settings.SITE_URL.rstrip("/") + path if path else None
 
 
-def event_body(*, entry: LedgerEntry, subscription_id: int) -> str:
+def event_change(entry: LedgerEntry) -> dict[str, Any]:
+    """The change-feed item of `entry`, with absolute links (the same for every subscriber)."""
     from governance.selectors.changes import change_documents
 
     change = change_documents([entry])[0]
     change["links"] = {k: _absolute(v) for k, v in change["links"].items()}
+    return change
+
+
+def event_body(*, entry: LedgerEntry, change: dict[str, Any], subscription_id: int) -> str:
     document = {"event": entry.action, "subscription": subscription_id, "change": change}
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -283,15 +288,17 @@ def webhooks_fan_out(*, seq: int) -> list[int]:
         return []
     link = subject_links([entry.subject])[entry.subject]
     created = []
+    change = None
     with transaction.atomic():
         for subscription in _matching(entry.action, link.organization, link.policy).exclude(
             deliveries__seq=seq
         ):
+            change = change or event_change(entry)
             delivery = WebhookDelivery.objects.create(
                 subscription=subscription,
                 event_type=entry.action,
                 seq=seq,
-                body=event_body(entry=entry, subscription_id=subscription.pk),
+                body=event_body(entry=entry, change=change, subscription_id=subscription.pk),
             )
             created.append(delivery.pk)
         _enqueue_deliveries(created)
