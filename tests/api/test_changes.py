@@ -196,7 +196,8 @@ def mirror_rows(path):
     return changes, resources, after
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback, as the browser tests: their data (content types…) survives the flush.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_example_client_keeps_an_exact_mirror(
     live_server, tmp_path, history, staff, company_editor, other_company
 ):
@@ -235,7 +236,8 @@ def test_the_example_client_keeps_an_exact_mirror(
     assert client.mirror(live_server.url, path) == 0
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback, as the browser tests: their data (content types…) survives the flush.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_example_client_refuses_a_broken_chain(live_server, tmp_path, history):
     client = load_mirror_client()
     path = str(tmp_path / "mirror.sqlite")

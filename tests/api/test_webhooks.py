@@ -15,7 +15,6 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from governance.celery import app as celery_app
 from governance.models import Organization, WebhookDelivery, WebhookSubscription
 from governance.services import webhooks
 from governance.services.organizations import organization_verify
@@ -89,12 +88,11 @@ def receiver():
 
 
 @pytest.fixture
-def eager_celery():
+def eager_celery(settings):
     """Tasks run in this process as they are queued (countdowns are not waited for): the
-    fan-out and every attempt, retries included, happen inside the test."""
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+    fan-out and every attempt, retries included, happen inside the test. (Celery reads its
+    configuration from the Django settings, so the `settings` fixture restores it.)"""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from governance.celery import app as celery_app
 from governance.models import WebhookDelivery, WebhookSubscription
 from governance.services.dumps import dump_write
 from governance.services.ledger import ledger_append
@@ -42,10 +41,10 @@ def test_the_guide_and_the_data_page_are_readable(page, axe_check, company):
 
 
 def test_a_regulator_subscribes_with_javascript_off_and_receives_a_ping(
-    new_context, live_server, regulator
+    new_context, live_server, regulator, settings
 ):
     receiver = Receiver()
-    celery_app.conf.task_always_eager = True  # the ping is sent by the live server's thread
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the ping is sent by the live server's thread
     try:
         context = new_context(java_script_enabled=False)
         sign_in(context, regulator, live_server)
@@ -69,7 +68,6 @@ def test_a_regulator_subscribes_with_javascript_off_and_receives_a_ping(
         [request] = receiver.requests
         assert docs_verify()(secret, request["headers"]["X-OpenRefusal-Signature"], request["body"])
     finally:
-        celery_app.conf.task_always_eager = False
         receiver.close()
 
 
