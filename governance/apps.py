@@ -12,6 +12,13 @@ class GovernanceConfig(AppConfig):
         from governance.selectors.changes import CORE_EVENT_TYPES, organization_links
 
         register_subject_links("organization", organization_links)
+
+        # The ledger names webhook subscriptions without saying where they deliver (private).
+        from governance.selectors.ledger import register_subject_resolver
+
+        register_subject_resolver(
+            "webhooksubscription", lambda ids: {pk: f"Webhook subscription #{pk}" for pk in ids}
+        )
         register_event_types(CORE_EVENT_TYPES)
 
         from governance.services.dumps import register_core_datasets

@@ -185,3 +185,25 @@ def test_others_get_404(request, client_for, company_webhook, persona):
 
 def test_a_huge_id_is_404(client_for, regulator):
     assert client_for(regulator).get("/webhooks/99999999999999999999999/").status_code == 404
+
+
+def test_the_list_costs_a_fixed_number_of_queries(
+    client_for, company_owner, company, django_assert_max_num_queries
+):
+    for n in range(15):
+        webhook_subscription_create(
+            actor=company_owner,
+            target_url=f"http://127.0.0.1:9/{n}",
+            organization=company if n % 2 else None,
+            filter_organization=company,
+        )
+    with django_assert_max_num_queries(8):
+        response = client_for(company_owner).get(LIST)
+    assert response.status_code == 200
+    assert response.content.count(b"http://127.0.0.1:9/") == 15
+
+
+def test_the_ledger_names_a_subscription_without_its_address(client_for, company_webhook):
+    response = client_for().get("/ledger/")
+    assert f"Webhook subscription #{company_webhook.pk}".encode() in response.content
+    assert b"127.0.0.1:9" not in response.content
