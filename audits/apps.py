@@ -13,6 +13,11 @@ class AuditsConfig(AppConfig):
         register_subject_resolver("auditreport", _report_names)
         register_subject_resolver("finding", _finding_names)
 
+        # Links, webhook events and dump datasets for the regulators' API.
+        from audits import public_data
+
+        public_data.register()
+
         # Each clause of a version page shows the verdicts of the latest mapped runs.
         from audits.selectors import clause_conformance_extras
         from policies.templatetags.policies_tags import register_clause_extra

@@ -151,6 +151,16 @@ rules.add_perm("governance.invite_member", is_staff | is_org_owner)
 rules.add_perm("governance.leave_organization", is_org_member)
 rules.add_perm("governance.view_private_members", is_staff | is_org_member)
 
+
+@rules.predicate
+def is_webhook_owner(user, subscription) -> bool:
+    return _signed_in(user) and getattr(subscription, "owner_id", None) == user.pk
+
+
+# A subscription held for an organization is managed by its owners and editors too.
+rules.add_perm("governance.create_webhook", is_verified_user)
+rules.add_perm("governance.manage_webhook", is_staff | is_webhook_owner | is_org_editor_or_owner)
+
 GOVERNANCE_PERMISSIONS = (
     "governance.create_organization",
     "governance.change_organization",
@@ -161,10 +171,13 @@ GOVERNANCE_PERMISSIONS = (
     "governance.leave_organization",
     "governance.view_private_members",
 )
+# Their target is a webhook subscription, not an organization (tests/api/test_webhook_pages.py).
+WEBHOOK_PERMISSIONS = ("governance.create_webhook", "governance.manage_webhook")
 
 __all__ = [
     "GOVERNANCE_PERMISSIONS",
     "MODERATORS_GROUP",
+    "WEBHOOK_PERMISSIONS",
     "is_accredited_auditor",
     "is_developer",
     "is_moderator",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from governance import embedded
@@ -173,6 +174,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "audits.tasks.audit_reports_due",
         "schedule": 60.0,
     },
+    # Bulk dumps of every public dataset (governance.services.dumps), nightly at 02:30 UTC.
+    "nightly-dumps": {
+        "task": "governance.tasks.dumps_write",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    # Webhook attempts whose task was lost (broker down at commit, worker gone) are re-sent.
+    "webhook-deliveries-due": {
+        "task": "governance.tasks.webhook_deliveries_due",
+        "schedule": 300.0,
+    },
     # A safety net: posting already schedules the pass after each commit.
     "cluster-pending-comments": {
         "task": "policies.tasks.comments_cluster_pending",
@@ -247,7 +258,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # Per person for sessions; tokens are limited per token and per scope instead
+        # (OPENREFUSAL["API_TOKEN_RATE"], ["API_SCOPE_RATES"]).
+        "governance.throttling.SessionUserRateThrottle",
+        "governance.throttling.TokenScopeRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
@@ -321,6 +335,9 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+if TESTING:
+    # Tests that seed the demo (which writes a bulk dump) never touch `make run`'s files.
+    MEDIA_ROOT = DATA_DIR / "test-media"
 WHITENOISE_USE_FINDERS = LOCAL
 
 # --- Security ---------------------------------------------------------------------------------
@@ -420,4 +437,30 @@ OPENREFUSAL = {
     "AUDIT_EMBARGO_MIN_DAYS": env.int("AUDIT_EMBARGO_MIN_DAYS", default=7),
     "AUDIT_EMBARGO_MAX_DAYS": env.int("AUDIT_EMBARGO_MAX_DAYS", default=90),
     "AUDIT_ATTACHMENT_MAX_BYTES": env.int("AUDIT_ATTACHMENT_MAX_BYTES", default=20 * 1024**2),
+    # Webhooks (governance.services.webhooks): attempts per event (the first included), the
+    # wait before the second (doubled after each failure), the receiver's time to answer, and
+    # whether targets may be loopback/private addresses (only for development and tests: in
+    # production that would let anyone make the platform call its own network).
+    "WEBHOOK_MAX_ATTEMPTS": env.int("WEBHOOK_MAX_ATTEMPTS", default=6),
+    "WEBHOOK_RETRY_BASE_SECONDS": env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60),
+    "WEBHOOK_TIMEOUT_SECONDS": env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": env.bool(
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=DEBUG or TESTING
+    ),
+    "WEBHOOK_MAX_PER_OWNER": env.int("WEBHOOK_MAX_PER_OWNER", default=20),
+    # API tokens (governance.throttling): every request of a token, and the requests of a
+    # token that need one scope ("<n>/<second|minute|hour|day>", counted in Redis).
+    "API_TOKEN_RATE": env.str("THROTTLE_TOKEN", default="1200/minute"),
+    "API_SCOPE_RATES": {
+        "read:public": env.str("THROTTLE_SCOPE_READ", default="1200/minute"),
+        "write:account": env.str("THROTTLE_SCOPE_WRITE_ACCOUNT", default="60/minute"),
+        "write:policies": env.str("THROTTLE_SCOPE_WRITE_POLICIES", default="60/minute"),
+        "write:comments": env.str("THROTTLE_SCOPE_WRITE_COMMENTS", default="60/minute"),
+        "write:moderation": env.str("THROTTLE_SCOPE_WRITE_MODERATION", default="120/minute"),
+        "write:evidence": env.str("THROTTLE_SCOPE_WRITE_EVIDENCE", default="30/minute"),
+        "write:audits": env.str("THROTTLE_SCOPE_WRITE_AUDITS", default="60/minute"),
+        "write:webhooks": env.str("THROTTLE_SCOPE_WRITE_WEBHOOKS", default="60/minute"),
+    },
+    # Bulk dumps: how many nightly dumps stay downloadable.
+    "DUMP_KEEP": env.int("DUMP_KEEP", default=7),
 }

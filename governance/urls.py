@@ -4,6 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from governance.views.data import (
+    data_dump_file,
+    data_dumps,
+    regulators_guide,
+    regulators_script,
+)
 from governance.views.health import health
 from governance.views.home import home
 
@@ -32,6 +38,11 @@ urlpatterns = [
     path("accounts/", include("governance.views.account", namespace="account")),
     path("accounts/tokens/", include("governance.views.tokens", namespace="tokens")),
     path("ledger/", include("governance.views.ledger", namespace="ledger")),
+    path("webhooks/", include("governance.views.webhooks", namespace="webhooks")),
+    path("data/", data_dumps, name="data"),
+    path("data/<str:folder>/<str:name>", data_dump_file, name="data-file"),
+    path("regulators/", regulators_guide, name="regulators"),
+    path("regulators/<str:name>", regulators_script, name="regulators-script"),
     path(
         "organizations/",
         include("governance.views.organizations", namespace="organizations"),

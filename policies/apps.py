@@ -40,6 +40,12 @@ class PoliciesConfig(AppConfig):
         register_subject_resolver("comment", _comment_names)
         register_subject_resolver("commentperiod", _period_names)
 
+        # Links, webhook events and dump datasets for the regulators' API (the core's
+        # registries: governance.public_data).
+        from policies import public_data
+
+        public_data.register()
+
         # Each clause of a version page shows its comment count.
         from policies.selectors.comments import clause_comment_extras
         from policies.templatetags.policies_tags import register_clause_extra

@@ -11,6 +11,8 @@ from audits.api import (
     EvaluationSampleViewSet,
 )
 from audits.report_api import AuditReportViewSet, FindingViewSet, ScorecardViewSet
+from governance.api.changes import ChangeFeedView
+from governance.api.dumps import DumpViewSet
 from governance.api.ledger import LedgerEntryViewSet
 from governance.api.me import MeExportView, MeView
 from governance.api.organizations import (
@@ -20,6 +22,7 @@ from governance.api.organizations import (
     OrganizationViewSet,
 )
 from governance.api.tokens import ApiTokenViewSet
+from governance.api.webhooks import WebhookViewSet
 from policies.api import AISystemViewSet, ClauseViewSet, PolicyVersionViewSet, PolicyViewSet
 from policies.api.comments import (
     CommentClusterViewSet,
@@ -35,6 +38,8 @@ router.include_root_view = True
 # Each area registers its viewsets here.
 router.register("me/tokens", ApiTokenViewSet, basename="token")
 router.register("ledger", LedgerEntryViewSet, basename="ledger")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("dumps", DumpViewSet, basename="dump")
 router.register("organizations", OrganizationViewSet, basename="organization")
 router.register(
     r"organizations/(?P<organization_slug>[-a-zA-Z0-9_]+)/memberships",
@@ -66,6 +71,7 @@ router.register("findings", FindingViewSet, basename="finding")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
 
 urlpatterns = [
+    path("changes/", ChangeFeedView.as_view(), name="changes"),
     path("me/", MeView.as_view(), name="me"),
     path("me/export/", MeExportView.as_view(), name="me-export"),
     *router.urls,

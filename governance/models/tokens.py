@@ -18,6 +18,10 @@ class ApiToken(models.Model):
         WRITE_COMMENTS = "write:comments", "Comment, reply, endorse and flag in comment periods"
         WRITE_MODERATION = "write:moderation", "Moderate comments (moderators only)"
         WRITE_EVIDENCE = "write:evidence", "Upload evaluation runs and relabel samples"
+        WRITE_WEBHOOKS = (
+            "write:webhooks",
+            "Subscribe to webhooks, see their deliveries and send test pings",
+        )
         WRITE_AUDITS = (
             "write:audits",
             "File audit reports and findings; answer them for your company",

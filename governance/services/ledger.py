@@ -83,6 +83,11 @@ def ledger_append(
     canonical_json([actor_text, action, subject_text, payload])
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_append must be called inside transaction.atomic()")
+    # Subscribers hear of the change once it commits (asked before the lock is taken; a lazy
+    # import, as webhooks append to the ledger too).
+    from governance.services import webhooks
+
+    notify = webhooks.wants_event(action)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
     # Read after the lock: under READ COMMITTED this statement sees the previous holder's
@@ -99,7 +104,7 @@ def ledger_append(
         payload=payload,
         prev_hash=prev_hash,
     )
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry.objects.create(
         seq=seq,
         at=now,
         actor=actor_text,
@@ -109,3 +114,6 @@ def ledger_append(
         prev_hash=prev_hash,
         hash=entry_hash(document),
     )
+    if notify:
+        webhooks.on_ledger_append(entry)
+    return entry

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.demo import DEMO_SEEDERS
+from governance.demo_data import seed_regulators
 from governance.models import Membership, Organization, User
 from governance.services.organizations import (
     membership_add,
@@ -123,6 +124,8 @@ def seed() -> list[tuple[str, str, str]]:
 
     for seeder in DEMO_SEEDERS:
         seeder(people)
+    # Last, so the first bulk dump holds what every app seeded.
+    seed_regulators(people)
     return [(role, email, DEMO_PASSWORD) for role, email, _, _ in PEOPLE]
 
 
