@@ -9,6 +9,7 @@ import re
 import pytest
 from django.conf import settings
 from django.test import Client
+from playwright.sync_api import expect
 
 from policies.models import PolicyVersion
 from tests.policies import conftest as policy_fixtures
@@ -116,7 +117,8 @@ def test_it_copies_a_clause_permalink(new_context, live_server, two_versions):
     clause = page.locator('[id="weapons.bio.synthesis"]')
     button = clause.get_by_role("button", name="Copy the link to weapons.bio.synthesis")
     button.click()
-    assert button.inner_text() == "Copied"
+    # The label changes once the clipboard write resolves: wait for it rather than read at once.
+    expect(button).to_have_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == f"{live_server.url}{POLICY}v/2.0.0/#weapons.bio.synthesis"
 
