@@ -4,3 +4,45 @@ from django.apps import AppConfig
 class AppealsConfig(AppConfig):
     name = "appeals"
     verbose_name = "Appeals"
+
+    def ready(self) -> None:
+        from appeals import rules  # noqa: F401 — registers the permissions
+        from governance.selectors.ledger import register_subject_resolver
+
+        register_subject_resolver("appeal", _appeal_names)
+        register_subject_resolver("recommendation", _recommendation_names)
+        register_subject_resolver("transparencyreport", _report_names)
+
+        # Each clause of a version page shows how often it was appealed and overturned.
+        from appeals.selectors import clause_appeal_extras
+        from policies.templatetags.policies_tags import register_clause_extra
+
+        register_clause_extra("appeals/clause_extra.html", prepare=clause_appeal_extras)
+
+
+def _appeal_names(ids: set[int]) -> dict[int, str]:
+    # The ledger is public: an appeal is named by its company and clause, never its filer.
+    from appeals.models import Appeal
+
+    appeals = Appeal.objects.filter(pk__in=ids).select_related("organization")
+    return {
+        a.pk: f"Appeal #{a.pk} to {a.organization.name}"
+        + (f" on {a.clause_key}" if a.clause_key else "")
+        for a in appeals
+    }
+
+
+def _recommendation_names(ids: set[int]) -> dict[int, str]:
+    from appeals.models import Recommendation
+
+    recs = Recommendation.objects.filter(pk__in=ids)
+    return {r.pk: f"Recommendation #{r.pk} on {r.clause_key}" for r in recs}
+
+
+def _report_names(ids: set[int]) -> dict[int, str]:
+    from appeals.models import TransparencyReport
+
+    reports = TransparencyReport.objects.filter(pk__in=ids).select_related("organization")
+    return {
+        r.pk: f"Transparency report {r.organization.name} {r.year} Q{r.quarter}" for r in reports
+    }
