@@ -197,8 +197,16 @@ class FilingForm(forms.Form):
                         )
                     except Invalid as error:
                         self.add_error("transcript_file", error.message)
-            if not (data.get("transcript") or "").strip() and "transcript_file" not in self.errors:
+            transcript = data.get("transcript") or ""
+            limit = settings.OPENREFUSAL["APPEAL_TRANSCRIPT_MAX_CHARS"]
+            if not transcript.strip() and "transcript_file" not in self.errors:
                 self.add_error("transcript", "Paste the conversation or upload its export.")
+            elif len(transcript) > limit:
+                self.add_error(
+                    "transcript",
+                    f"At most {limit:,} characters (this has {len(transcript):,}): keep the part "
+                    "of the conversation that matters.",
+                )
         if self.step >= 4 and not data.get("confirm"):
             self.add_error("confirm", "Check the redacted text, then tick this box.")
         return data

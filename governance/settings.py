@@ -267,6 +267,9 @@ SPECTACULAR_SETTINGS = {
         "CommentClusterKindEnum": "policies.models.comments.CommentCluster.Kind",
         "OrganizationKindEnum": "governance.models.organizations.Organization.Kind",
         "PolicyVersionStatusEnum": "policies.models.PolicyVersion.Status",
+        "AppealStatusEnum": "appeals.models.Status",
+        "AppealKindEnum": "appeals.models.Kind",
+        "AppealRejectionReasonEnum": "appeals.models.RejectionReason",
     },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (
