@@ -19,6 +19,9 @@ class AppealsConfig(AppConfig):
 
         register_clause_extra("appeals/clause_extra.html", prepare=clause_appeal_extras)
 
+        # Demo appeals for `make run` (after the policies' demo versions exist).
+        from appeals import demo  # noqa: F401
+
 
 def _appeal_names(ids: set[int]) -> dict[int, str]:
     # The ledger is public: an appeal is named by its company and clause, never its filer.

@@ -61,15 +61,42 @@ class SystemChoice(forms.ModelChoiceField):
 
 class VersionChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        state = "" if obj.status == PolicyVersion.Status.PUBLISHED else f" — {obj.status}"
-        return f"{obj.policy.title} {obj.number}{state}"
+        state = "" if obj.status == PolicyVersion.Status.PUBLISHED else f", {obj.status}"
+        return f"{obj.policy.title} {obj.number} ({obj.policy.organization.name}{state})"
+
+
+def appealable_versions():
+    return (
+        PolicyVersion.objects.filter(
+            status__in=(PolicyVersion.Status.PUBLISHED, PolicyVersion.Status.SUPERSEDED),
+            policy__organization__kind=Organization.Kind.DEVELOPER,
+            policy__organization__verified_at__isnull=False,
+        )
+        .select_related("policy__organization")
+        .order_by("policy__organization__name", "policy__title", "-major", "-minor", "-patch")
+    )
+
+
+# Required once their step is reached (earlier steps' fields are carried along hidden).
+REQUIRED = {
+    "system": 1,
+    "version": 1,
+    "clause": 2,
+    "kind": 2,
+    "occurred_at": 2,
+    "requested_outcome": 2,
+}
 
 
 class FilingForm(forms.Form):
     """All the filing's fields; the page shows one step's and carries the others hidden, so it
     works without JavaScript. `step` says which steps are validated (1 up to it)."""
 
-    system = SystemChoice(queryset=AISystem.objects.none(), label="AI system")
+    system = SystemChoice(
+        queryset=AISystem.objects.none(),
+        label="AI system",
+        error_messages={"required": "Choose the AI system."},
+    )
     system_version = forms.CharField(
         max_length=120,
         required=False,
@@ -79,25 +106,28 @@ class FilingForm(forms.Form):
     version = VersionChoice(
         queryset=PolicyVersion.objects.none(),
         label="Policy version",
-        required=False,
+        error_messages={"required": "Choose the policy version."},
         help_text="The version in force when it happened (the latest, unless you know otherwise).",
     )
     clause = forms.ChoiceField(
         label="Which clause of the policy applies?",
-        required=False,
+        error_messages={"required": "Choose a clause, or “I don't know which clause”."},
         help_text="If you are not sure, choose “I don't know which clause”: the company names it.",
     )
     kind = forms.ChoiceField(
-        choices=Kind.choices, widget=forms.RadioSelect, required=False, label="What went wrong?"
+        choices=Kind.choices,
+        widget=forms.RadioSelect,
+        label="What went wrong?",
+        error_messages={"required": "Choose what went wrong."},
     )
     occurred_at = forms.DateTimeField(
-        required=False,
         label="When did it happen? (UTC)",
+        error_messages={"required": "When did it happen?"},
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     requested_outcome = forms.CharField(
-        required=False,
         max_length=5000,
+        error_messages={"required": "Say what outcome you ask for."},
         label="What outcome do you ask for?",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -133,9 +163,10 @@ class FilingForm(forms.Form):
     def __init__(self, *args, step: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.step = step
+        for name, needed_from in REQUIRED.items():
+            self.fields[name].required = needed_from <= step
         self.fields["system"].queryset = appealable_systems()
-        system = self._raw_system()
-        self.fields["version"].queryset = versions_for(system)
+        self.fields["version"].queryset = appealable_versions()
         version = self._raw_version()
         choices = [(UNKNOWN_CLAUSE, "I don't know which clause")]
         if version is not None:
@@ -144,12 +175,6 @@ class FilingForm(forms.Form):
         limit = settings.OPENREFUSAL["APPEAL_EXPORT_MAX_BYTES"]
         self.fields["transcript_file"].widget.attrs["accept"] = "application/json,.json"
         self.fields["transcript_file"].help_text += f" At most {limit // 1024:,} KB."
-
-    def _raw_system(self) -> AISystem | None:
-        value = self.data.get("system") if self.is_bound else None
-        if not value or not str(value).isdigit():
-            return None
-        return self.fields["system"].queryset.filter(pk=value).first()
 
     def _raw_version(self) -> PolicyVersion | None:
         value = self.data.get("version") if self.is_bound else None
@@ -171,17 +196,13 @@ class FilingForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if self.step >= 1 and not data.get("version") and "version" not in self.errors:
-            self.add_error("version", "Choose the policy version.")
-        if self.step >= 2:
-            if not data.get("clause"):
-                self.add_error("clause", "Choose a clause, or “I don't know which clause”.")
-            if not data.get("kind"):
-                self.add_error("kind", "Choose what went wrong.")
-            if not data.get("occurred_at") and "occurred_at" not in self.errors:
-                self.add_error("occurred_at", "When did it happen?")
-            if not (data.get("requested_outcome") or "").strip():
-                self.add_error("requested_outcome", "Say what outcome you ask for.")
+        system, version = data.get("system"), data.get("version")
+        if system is not None and version is not None and version not in versions_for(system):
+            self.add_error(
+                "version",
+                f"{version.policy.title} {version.number} is not a policy that covers "
+                f"{system.name}: choose one of {system.organization.name}'s.",
+            )
         if self.step >= 3:
             upload = data.get("transcript_file")
             if upload is not None:

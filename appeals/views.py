@@ -21,7 +21,15 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from appeals import forms as appeal_forms
 from appeals import selectors, services, workflow
-from appeals.models import Appeal, Decision, Kind, Outcome, Recommendation, Status
+from appeals.models import (
+    Appeal,
+    Decision,
+    Kind,
+    Outcome,
+    Recommendation,
+    RejectionReason,
+    Status,
+)
 from appeals.rules import panel_admin_organizations, roles_of
 from governance.errors import DomainError
 from governance.forms import add_domain_error
@@ -94,20 +102,18 @@ def appeal_file(request: HttpRequest) -> HttpResponse:
     except ValueError:
         step = 1
     if request.POST.get("go") == "back":
-        form = appeal_forms.FilingForm(request.POST, step=step - 1)
-        form.is_valid()
-        return _render_filing(request, _rebound(request, form), max(1, step - 1))
+        back = max(1, step - 1)
+        return _render_filing(request, appeal_forms.FilingForm(request.POST, step=back), back)
     form = appeal_forms.FilingForm(request.POST, request.FILES, step=step)
     if not form.is_valid():
         return _render_filing(request, form, step, _preview(form) if step == 4 else None, 400)
     if step < 4:
-        form = _rebound(request, form)
+        form = _rebound(request, form, step + 1)
         preview = _preview(form) if step + 1 == 4 else None
         if preview is not None:
             data = form.data.copy()
             data["confirmed_redaction"] = preview["redacted"]
-            form = appeal_forms.FilingForm(data, step=3)
-            form.is_valid()
+            form = appeal_forms.FilingForm(data, step=4)
         return _render_filing(request, form, step + 1, preview)
     data = form.cleaned_data
     try:
@@ -129,11 +135,12 @@ def appeal_file(request: HttpRequest) -> HttpResponse:
         add_domain_error(form, error)
         preview = _preview(form)
         if preview is not None and "confirmed_redaction" in error.fields:
+            # Show the redaction as it is now, to be confirmed again.
             data = form.data.copy()
             data["confirmed_redaction"] = preview["redacted"]
-            form = appeal_forms.FilingForm(data, step=3)
+            data.pop("confirm", None)
+            form = appeal_forms.FilingForm(data, step=4)
             form.is_valid()
-            form.add_error(None, error.message)
         return _render_filing(request, form, 4, preview, 400)
     messages.success(
         request,
@@ -147,14 +154,16 @@ def appeal_file(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _rebound(request: HttpRequest, form: appeal_forms.FilingForm) -> appeal_forms.FilingForm:
-    """The same data as a fresh form (a transcript read from an upload replaces the paste),
-    unvalidated so the next step shows no errors yet."""
+def _rebound(
+    request: HttpRequest, form: appeal_forms.FilingForm, step: int
+) -> appeal_forms.FilingForm:
+    """The same data as a fresh form for `step` (a transcript read from an upload replaces
+    the paste), not validated, so the new step shows no errors yet."""
     data = request.POST.copy()
     cleaned = getattr(form, "cleaned_data", {}) or {}
     if cleaned.get("transcript"):
         data["transcript"] = cleaned["transcript"]
-    return appeal_forms.FilingForm(data)
+    return appeal_forms.FilingForm(data, step=step)
 
 
 def _preview(form: appeal_forms.FilingForm) -> dict | None:
@@ -625,7 +634,14 @@ def transparency_report(request: HttpRequest, company: str) -> HttpResponse:
     outcomes = []
     for by, label in (("company", "Company"), ("panel", "Panel"), ("summary", "Summary")):
         for o, n in figures["decisions"][by].items():
+            if by == "summary" and o == Outcome.UPHELD:
+                continue  # a summary decision reverses: it never upholds
             outcomes.append((f"{label}: {Outcome(o).label.split(' (')[0].lower()}", n))
+    breaches = [
+        (workflow.DEADLINES[name].description, n)
+        for name, n in figures["deadline_breaches"].items()
+    ]
+    rejections = [(RejectionReason(r).label, n) for r, n in figures["rejections"].items()]
     overdue = list(selectors.overdue_public(company=organization.slug)[:50])
     context = {
         "organization": organization,
@@ -639,6 +655,8 @@ def transparency_report(request: HttpRequest, company: str) -> HttpResponse:
         "overdue": overdue,
         "rows_kind": kinds,
         "rows_outcome": outcomes,
+        "rows_breaches": breaches,
+        "rows_rejections": rejections,
     }
     return render(request, "appeals/transparency.html", context)
 

@@ -39,7 +39,7 @@ def appeal_status_badge(appeal, overdue: bool = False) -> SafeString:
         Status(appeal.status).label,
     )
     if overdue:
-        badge += format_html(' <span class="badge badge--danger">Overdue</span>')
+        badge += format_html(' <span class="badge badge--danger">{}</span>', "Overdue")
     return badge
 
 
@@ -55,3 +55,27 @@ def status_label(value: str) -> str:
         return Status(value).label
     except ValueError:
         return value
+
+
+EVENT_LABELS = {
+    "file": "Filed",
+    "acknowledge": "Acknowledged",
+    "reject_out_of_scope": "Rejected as out of scope",
+    "start_review": "Review started",
+    "request_info": "Information requested from the filer",
+    "provide_info": "The filer answered",
+    "decide": "Decided by the company",
+    "escalate": "Escalated to the panel",
+    "panel_assign": "Panel assigned",
+    "panel_vote": "A panelist voted",
+    "panel_decide": "Decided by the panel",
+    "summary_decision": "Summary decision: the company reversed itself",
+    "implement": "Decision implemented",
+    "close": "Closed",
+    "withdraw": "Withdrawn by the filer",
+}
+
+
+@register.filter
+def event_label(event) -> str:
+    return EVENT_LABELS.get(event.action, event.action)
