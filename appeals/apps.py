@@ -19,6 +19,20 @@ class AppealsConfig(AppConfig):
 
         register_clause_extra("appeals/clause_extra.html", prepare=clause_appeal_extras)
 
+        # A filer's appeals are in their data export; deleting the account withdraws the open
+        # ones and erases the raw transcripts (the redacted record stays).
+        from appeals.selectors import user_appeal_export
+        from appeals.services import appeals_erase_filer
+        from governance.services.accounts import (
+            EXPORT_SECTIONS,
+            register_deletion_hook,
+            register_export_section,
+        )
+
+        if "appeals" not in EXPORT_SECTIONS:
+            register_export_section("appeals")(user_appeal_export)
+        register_deletion_hook(appeals_erase_filer)
+
         # Demo appeals for `make run` (after the policies' demo versions exist).
         from appeals import demo  # noqa: F401
 

@@ -423,3 +423,54 @@ def quarters_with_appeals(organization: Organization) -> list[tuple[int, int]]:
 
 def overdue_counts(appeals: Sequence[Appeal], now: datetime) -> dict[int, bool]:
     return {a.pk: workflow.is_overdue(a, now) for a in appeals}
+
+
+def user_appeal_export(user: Any) -> list[dict[str, Any]]:
+    """Everything about the appeals a person filed, for their account export."""
+    appeals = (
+        Appeal.objects.filter(filer=user)
+        .select_related("organization", "system", "version__policy")
+        .prefetch_related("events", "decisions")
+        .order_by("pk")
+    )
+    return [
+        {
+            "id": a.pk,
+            "company": a.organization.slug,
+            "system": a.system.slug,
+            "system_version": a.system_version,
+            "policy": a.version.policy.slug,
+            "policy_version": a.version.number,
+            "clause": a.clause_key or None,
+            "kind": a.kind,
+            "status": a.status,
+            "transcript": a.transcript_raw,
+            "transcript_redacted": a.transcript_redacted,
+            "names_marked": list(a.redaction_marked_names),
+            "requested_outcome": a.requested_outcome,
+            "occurred_at": a.occurred_at.isoformat(),
+            "consent_to_publish": a.consent_to_publish,
+            "submitted_at": a.submitted_at.isoformat(),
+            "events": [
+                {
+                    "action": e.action,
+                    "to": e.to_status,
+                    "role": e.role,
+                    "note": e.note,
+                    "at": e.at.isoformat(),
+                }
+                for e in a.events.all()
+            ],
+            "decisions": [
+                {
+                    "by": d.by,
+                    "outcome": d.outcome,
+                    "clause": d.clause_key,
+                    "rationale": d.rationale,
+                    "decided_at": d.decided_at.isoformat(),
+                }
+                for d in a.decisions.all()
+            ],
+        }
+        for a in appeals
+    ]

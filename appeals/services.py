@@ -854,6 +854,29 @@ ACTION_SERVICES = {
 assert set(ACTION_SERVICES) == set(workflow.ACTIONS)  # the table and the code agree
 
 
+def appeals_erase_filer(user: User) -> None:
+    """Account deletion: the filer's open appeals are withdrawn, and every raw transcript and
+    marked name of theirs is erased — the redacted copy, the decisions and the timeline stay."""
+    for appeal in Appeal.objects.filter(filer=user, status__in=workflow.OPEN_STATES):
+        appeal_withdraw(actor=user, appeal=appeal, note="The filer deleted their account.")
+    for appeal in Appeal.objects.filter(filer=user).select_related("organization"):
+        if (
+            appeal.transcript_raw == appeal.transcript_redacted
+            and not appeal.redaction_marked_names
+        ):
+            continue
+        appeal.transcript_raw = appeal.transcript_redacted
+        appeal.redaction_marked_names = []
+        appeal.save(update_fields=["transcript_raw", "redaction_marked_names", "updated_at"])
+        ledger_append(
+            actor=FILER_ACTOR,
+            action="appeal.filer_data_erased",
+            subject=appeal,
+            payload={"company": appeal.organization.slug},
+        )
+    AppealEvent.objects.filter(appeal__filer=user, role="filer").update(note="")
+
+
 # --- Recommendations --------------------------------------------------------------------------
 
 

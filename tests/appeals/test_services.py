@@ -418,3 +418,29 @@ def test_only_the_company_cites_and_only_later_versions(
     with pytest.raises(Invalid):
         services.version_cite(actor=company_editor, version=version, recommendation=recommendation)
     assert Recommendation.objects.count() == 1
+
+
+def test_the_account_export_holds_the_filers_appeals(appeal, citizen):
+    from governance.services.accounts import user_export
+
+    exported = user_export(user=citizen)["appeals"]
+    assert [a["id"] for a in exported] == [appeal.pk]
+    assert "nurse.jo@example.com" in exported[0]["transcript"]
+
+
+def test_deleting_the_account_withdraws_and_erases_the_raw_transcript(
+    file_appeal, citizen, advance
+):
+    from governance.services.accounts import user_delete
+
+    open_one = file_appeal(names=["Jo"])
+    closed_one = advance(file_appeal(), "closed")
+    user_delete(user=citizen)
+    for appeal in (open_one, closed_one):
+        appeal.refresh_from_db()
+        assert "nurse.jo@example.com" not in appeal.transcript_raw
+        assert appeal.transcript_raw == appeal.transcript_redacted
+        assert appeal.redaction_marked_names == []
+    assert open_one.status == "withdrawn"
+    assert closed_one.status == "closed"
+    assert closed_one.decisions.exists()
