@@ -175,3 +175,26 @@ def _panel_decides(appeal, panelists, outcome):
             note="I see it differently." if vote != outcome else "",
         )
     return services.appeal_panel_decide(actor=panelists[0], appeal=appeal, **DECISION)
+
+
+@pytest.fixture
+def recommendation_made(appeal, advance, panelists):
+    """A panel decision (3 to 0, overturned) with one recommendation, not yet answered."""
+    from datetime import date
+
+    appeal = advance(appeal, "panel_review")
+    for person in panelists:
+        services.appeal_panel_vote(actor=person, appeal=appeal, outcome="overturned")
+    decision = services.appeal_panel_decide(
+        actor=panelists[0],
+        appeal=appeal,
+        recommendations=[
+            {
+                "text": "Say knives are cooking.",
+                "priority": "medium",
+                "target_date": date.today() + timedelta(days=90),
+            }
+        ],
+        **DECISION,
+    )
+    return decision.recommendations.get()
