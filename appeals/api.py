@@ -721,6 +721,17 @@ class TransparencyView(APIView):
                     "figures_sha256": frozen.figures_sha256,
                 }
             )
-        return Response(
-            selectors.transparency_figures(organization=organization, year=year, quarter=quarter)
+        figures = selectors.transparency_figures(
+            organization=organization, year=year, quarter=quarter
         )
+        # Overdue now: live and public (company, clause, state, filing date; never the filer).
+        figures["overdue_now"] = [
+            {
+                "appeal": a.pk,
+                "clause": a.clause_key or None,
+                "status": a.status,
+                "submitted_at": a.submitted_at.isoformat(),
+            }
+            for a in selectors.overdue_public(company=organization.slug)[:200]
+        ]
+        return Response(figures)

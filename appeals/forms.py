@@ -381,15 +381,20 @@ class CiteForm(forms.Form):
     def __init__(self, *args, appeal=None, **kwargs):
         super().__init__(*args, **kwargs)
         if appeal is not None:
-            earlier = appeal.version
-            self.fields["version"].queryset = (
-                PolicyVersion.objects.filter(policy=earlier.policy)
-                .exclude(status=PolicyVersion.Status.WITHDRAWN)
-                .filter(
-                    Q(major__gt=earlier.major)
-                    | Q(major=earlier.major, minor__gt=earlier.minor)
-                    | Q(major=earlier.major, minor=earlier.minor, patch__gt=earlier.patch)
-                )
-                .select_related("policy")
-            )
+            self.fields["version"].queryset = self.later_than(appeal.version)
             self.fields["version"].label_from_instance = lambda v: f"{v.number} ({v.status})"
+
+    @staticmethod
+    def later_than(earlier: PolicyVersion):
+        """Versions of the same policy after `earlier`, drafts included, withdrawn ones not."""
+        return (
+            PolicyVersion.objects.filter(policy=earlier.policy)
+            .exclude(status=PolicyVersion.Status.WITHDRAWN)
+            .filter(
+                Q(major__gt=earlier.major)
+                | Q(major=earlier.major, minor__gt=earlier.minor)
+                | Q(major=earlier.major, minor=earlier.minor, patch__gt=earlier.patch)
+            )
+            .select_related("policy")
+            .order_by("major", "minor", "patch")
+        )

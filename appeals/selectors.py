@@ -212,7 +212,11 @@ def decision_detail(pk: int) -> Decision | None:
 
 def recommendations(*, company: str = "", answered: str = "") -> QuerySet[Recommendation]:
     qs = Recommendation.objects.select_related(
-        "decision__appeal__organization", "policy", "implemented_version", "answered_by"
+        "decision__appeal__organization",
+        "decision__appeal__version__policy",
+        "policy",
+        "implemented_version",
+        "answered_by",
     ).prefetch_related("resolutions__version")
     if company:
         qs = qs.filter(decision__appeal__organization__slug=company)

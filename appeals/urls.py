@@ -21,6 +21,11 @@ urlpatterns = [
         views.recommendation_answer,
         name="recommendation-answer",
     ),
+    path(
+        "recommendations/<int:pk>/cite/",
+        views.recommendation_cite,
+        name="recommendation-cite",
+    ),
     path("transparency/", views.transparency_index, name="transparency-index"),
     path("transparency/<slug:company>/", views.transparency_report, name="transparency"),
     path("clauses/", views.clause_options, name="clause-options"),

@@ -528,14 +528,15 @@ def recommendation_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(recs, PAGE).get_page(request.GET.get("page"))
     reviewer_of = {o.pk for o in selectors.reviewer_organizations(request.user)}
     now = timezone.now()
-    rows = [
-        (
-            r,
-            r.decision.appeal.organization_id in reviewer_of,
-            not r.answer and r.answer_due_at < now,
-        )
-        for r in page.object_list
-    ]
+    rows = []
+    later: dict[int, list[PolicyVersion]] = {}  # one query per policy version, not per row
+    for r in page.object_list:
+        can_answer = r.decision.appeal.organization_id in reviewer_of
+        earlier = r.decision.appeal.version
+        if can_answer and earlier.pk not in later:
+            later[earlier.pk] = _later_versions(earlier)
+        cite = later.get(earlier.pk, []) if can_answer else []
+        rows.append((r, can_answer, not r.answer and r.answer_due_at < now, cite))
     return render(
         request,
         "appeals/recommendations.html",
@@ -548,6 +549,39 @@ def recommendation_list(request: HttpRequest) -> HttpResponse:
             "answer_form": appeal_forms.AnswerForm(),
         },
     )
+
+
+def _later_versions(earlier: PolicyVersion) -> list[PolicyVersion]:
+    return list(appeal_forms.CiteForm.later_than(earlier))
+
+
+@login_required
+@require_POST
+@once_per_form_token
+def recommendation_cite(request: HttpRequest, pk: int) -> HttpResponse:
+    recommendation = get_object_or_404(
+        Recommendation.objects.select_related("decision__appeal__version"), pk=pk
+    )
+    version = PolicyVersion.objects.filter(pk=request.POST.get("version", "")[:20] or None).first()
+    if version is None:
+        messages.error(request, "Choose the later policy version.")
+    else:
+        try:
+            resolution = services.version_cite(
+                actor=request.user, version=version, recommendation=recommendation
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            if resolution.clause_changed is False:
+                messages.warning(
+                    request,
+                    f"Cited — but clause {resolution.clause_key} did not change in "
+                    f"{version.number}: the recommendation is not implemented by it.",
+                )
+            else:
+                messages.success(request, f"Version {version.number} now cites it.")
+    return redirect(reverse("appeals:recommendations") + f"#recommendation-{pk}")
 
 
 @login_required

@@ -302,6 +302,11 @@ def test_the_workflow_table_and_transparency_figures(api_for, appeal, company):
     assert table["deadlines"]["ack"]["days"] == 7
     figures = api_for(None).get(f"/api/v1/transparency-reports/{company.slug}/").json()
     assert figures["received"]["total"] == 1
+    assert figures["overdue_now"] == []
+    Appeal.objects.filter(pk=appeal.pk).update(ack_due_at=timezone.now() - timedelta(hours=1))
+    figures = api_for(None).get(f"/api/v1/transparency-reports/{company.slug}/").json()
+    assert [row["appeal"] for row in figures["overdue_now"]] == [appeal.pk]
+    assert "filer" not in figures["overdue_now"][0]
     assert (
         api_for(None)
         .get(f"/api/v1/transparency-reports/{company.slug}/", {"quarter": "9"})

@@ -178,3 +178,29 @@ def test_the_api_offers_no_update_or_delete(api_for, citizen, appeal):
     assert api.put(f"/api/v1/appeals/{appeal.pk}/", {}, format="json").status_code == 405
     assert api.delete(f"/api/v1/appeals/{appeal.pk}/").status_code == 405
     assert Appeal.objects.filter(pk=appeal.pk).exists()
+
+
+def test_the_company_cites_a_recommendation_from_its_page(
+    client_for, company_editor, citizen, recommendation_made, policy
+):
+    later = policy_services.version_draft_create(
+        actor=company_editor,
+        policy=policy,
+        number="1.1.0",
+        body_markdown=POLICY_MARKDOWN.replace("answered normally", "always answered"),
+        summary_of_changes="Cooking answered always.",
+    )
+    url = reverse("appeals:recommendation-cite", args=[recommendation_made.pk])
+    client_for(citizen).post(url, {"version": later.pk})
+    assert not VersionResolution.objects.exists()
+    page = client_for(company_editor).get(reverse("appeals:recommendations")).content.decode()
+    assert "Cite it from a later version" in page
+    client_for(company_editor).post(url, {"version": later.pk})
+    resolution = VersionResolution.objects.get()
+    assert resolution.clause_changed is None  # a draft: settled when it is published
+    policy_services.version_publish(actor=company_editor, version=later)
+    from appeals.services import resolutions_settle
+
+    assert resolutions_settle() == 1
+    recommendation_made.refresh_from_db()
+    assert recommendation_made.implemented_version_id == later.pk
