@@ -62,6 +62,10 @@ _LIMITS = {
     "text": 10_000,
     "answer_text": 10_000,
 }
+REDRESS_OVERTURNED = (
+    "The decision gives you what you asked for. You keep every right to go to court or to "
+    "your regulator."
+)
 DEFAULT_REDRESS = (
     "You may escalate this decision to the independent appeals panel within {days} days, "
     "and you keep every right to go to court or to your regulator."
@@ -463,7 +467,11 @@ def appeal_decide(
     _authorize(appeal, actor=actor, action="decide")
     actor = _person(actor)
     if further_redress is None or not str(further_redress).strip():
-        further_redress = DEFAULT_REDRESS.format(days=workflow.DEADLINES["escalation"].days)
+        further_redress = (
+            REDRESS_OVERTURNED
+            if outcome == Outcome.OVERTURNED  # a full overturn cannot be escalated
+            else DEFAULT_REDRESS.format(days=workflow.DEADLINES["escalation"].days)
+        )
     fields = _decision_fields(
         appeal,
         outcome=outcome,

@@ -79,3 +79,9 @@ EVENT_LABELS = {
 @register.filter
 def event_label(event) -> str:
     return EVENT_LABELS.get(event.action, event.action)
+
+
+@register.filter
+def kind_short(appeal) -> str:
+    """The kind's name ("Over-refusal") rather than the whole explanation, for tables."""
+    return appeal.get_kind_display().split(":")[0]

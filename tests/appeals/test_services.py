@@ -444,3 +444,13 @@ def test_deleting_the_account_withdraws_and_erases_the_raw_transcript(
     assert open_one.status == "withdrawn"
     assert closed_one.status == "closed"
     assert closed_one.decisions.exists()
+
+
+def test_a_full_overturn_says_no_escalation_is_left(appeal, advance):
+    appeal = advance(appeal, "decided", outcome="overturned")
+    assert "escalate" not in appeal.decisions.get().further_redress
+
+
+def test_an_upheld_decision_names_the_escalation_window(appeal, advance):
+    appeal = advance(appeal, "decided", outcome="upheld")
+    assert "within 30 days" in appeal.decisions.get().further_redress
