@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from appeals.models import (
 from appeals.rules import REVIEWER_ROLES, can_view, can_view_raw, panel_admin_organizations
 from governance.models import Membership, Organization
 from governance.rules import is_regulator, is_staff
+from policies.models import Clause
 
 _ESCALATED = ("escalated", "panel_review", "panel_decided", "implemented", "closed")
 OVERTURNING = (Outcome.OVERTURNED, Outcome.PARTLY_OVERTURNED)
@@ -236,38 +238,51 @@ def overdue_public(*, now: datetime | None = None, company: str = "") -> QuerySe
     return qs.order_by("submitted_at", "pk")
 
 
+CLAUSE_EXTRAS_SECONDS = 300
+
+
+def clause_extras_key(version_id: int) -> str:
+    return f"appeals:clause-extras:{version_id}"
+
+
 def clause_appeal_extras(clauses: list) -> dict[int, dict]:
     """Per clause of a version page: appeals filed on it, decisions relying on it, and the
-    share of those decisions that overturned (fully or partly). Two queries per page."""
+    share of those decisions that overturned (fully or partly). One query, then cached per
+    version (filing and deciding clear it), so the policy page costs nothing more."""
     ids = [c.pk for c in clauses if getattr(c, "pk", None)]
     if not ids:
         return {}
-    filed = dict(
-        Appeal.objects.filter(clause_id__in=ids)
-        .values_list("clause_id")
-        .annotate(n=Count("pk"))
-        .values_list("clause_id", "n")
+    version_ids = {c.version_id for c in clauses if getattr(c, "pk", None)}
+    key = clause_extras_key(next(iter(version_ids))) if len(version_ids) == 1 else None
+    if key is not None:
+        cached = cache.get(key)
+        if cached is not None:
+            return {pk: row for pk, row in cached.items() if pk in set(ids)}
+    rows = (
+        Clause.objects.filter(pk__in=ids)
+        .annotate(
+            filed=Count("appeals", distinct=True),
+            decided=Count("appeal_decisions", distinct=True),
+            overturned=Count(
+                "appeal_decisions",
+                filter=Q(appeal_decisions__outcome__in=OVERTURNING),
+                distinct=True,
+            ),
+        )
+        .filter(Q(filed__gt=0) | Q(decided__gt=0))
+        .values_list("pk", "filed", "decided", "overturned")
     )
-    decided = {
-        row["clause_id"]: row
-        for row in Decision.objects.filter(clause_id__in=ids)
-        .values("clause_id")
-        .annotate(n=Count("pk"), overturned=Count("pk", filter=Q(outcome__in=OVERTURNING)))
-    }
-    out = {}
-    for pk in ids:
-        n_filed = filed.get(pk, 0)
-        row = decided.get(pk)
-        if not n_filed and not row:
-            continue
-        n_decided = row["n"] if row else 0
-        overturned = row["overturned"] if row else 0
-        out[pk] = {
-            "filed": n_filed,
-            "decided": n_decided,
+    out = {
+        pk: {
+            "filed": filed,
+            "decided": decided,
             "overturned": overturned,
-            "overturn_rate": round(100 * overturned / n_decided) if n_decided else None,
+            "overturn_rate": round(100 * overturned / decided) if decided else None,
         }
+        for pk, filed, decided, overturned in rows
+    }
+    if key is not None:
+        cache.set(key, out, CLAUSE_EXTRAS_SECONDS)
     return out
 
 

@@ -321,6 +321,7 @@ def appeal_file(
         },
     )
     _notify_on_commit("filed", appeal, _company_emails(appeal))
+    _clause_counts_changed(appeal)
     return appeal
 
 
@@ -501,6 +502,7 @@ def appeal_decide(
     decision = Decision.objects.create(
         appeal=appeal, by=Decision.By.COMPANY, decided_by=actor, decided_at=now, **fields
     )
+    _clause_counts_changed(appeal)
     _notify_on_commit("decided", appeal, _filer_emails(appeal))
     return decision
 
@@ -765,6 +767,7 @@ def appeal_panel_decide(
         dissent=dissent,
         **fields,
     )
+    _clause_counts_changed(appeal)
     _recommendations(decision, recommendations, actor=actor, now=now)
     _notify_on_commit("panel_decided", appeal, _filer_emails(appeal) + _company_emails(appeal))
     return decision
@@ -820,6 +823,7 @@ def appeal_summary_decision(
         decided_at=now,
         **fields,
     )
+    _clause_counts_changed(appeal)
     _notify_on_commit("panel_decided", appeal, _filer_emails(appeal))
     return decision
 
@@ -1116,6 +1120,16 @@ def _mail(template: str, appeal: Appeal, to: list[str], **extra: Any) -> None:
     subject = " ".join(render_to_string(f"appeals/email/{template}_subject.txt", context).split())
     body = render_to_string(f"appeals/email/{template}.txt", context)
     send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, sorted(set(to)))
+
+
+def _clause_counts_changed(appeal: Appeal) -> None:
+    """The version page's per-clause appeal counts are cached: clear them after the commit."""
+    from django.core.cache import cache
+
+    from appeals.selectors import clause_extras_key
+
+    key = clause_extras_key(appeal.version_id)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 def _notify_on_commit(template: str, appeal: Appeal, to: list[str]) -> None:

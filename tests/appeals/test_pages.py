@@ -359,3 +359,13 @@ def test_the_company_answers_a_recommendation_on_its_page(
     assert response.status_code == 302
     rec.refresh_from_db()
     assert rec.answer == "already_done"
+
+
+def test_clause_counts_are_cached_and_cleared_by_a_new_appeal(
+    appeal, file_appeal, client, company, policy, version, django_capture_on_commit_callbacks
+):
+    url = reverse("policies:version", args=[company.slug, policy.slug, version.number])
+    assert "1 filed, 0 decided" in client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        file_appeal()
+    assert "2 filed, 0 decided" in client.get(url).content.decode()
