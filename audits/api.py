@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.cache import cache
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from audits import selectors, services
@@ -27,6 +30,7 @@ class RunSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.slug", read_only=True)
     system_organization = serializers.CharField(source="system.organization.slug", read_only=True)
     progress = serializers.SerializerMethodField()
+    cancel_requested_by = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     samples_url = serializers.SerializerMethodField()
 
@@ -38,12 +42,18 @@ class RunSerializer(serializers.ModelSerializer):
             "model_name", "judge", "judge_revision", "source", "run_at", "notes",
             "artifact_name", "artifact_size", "artifact_sha256", "withhold_prompts",
             "withhold_responses", "status", "progress", "error", "error_code", "warnings",
-            "sample_count", "label_counts", "uploaded_at", "finished_at", "url", "samples_url",
+            "sample_count", "label_counts", "uploaded_at", "started_at", "finished_at",
+            "attempt", "heartbeat_at", "cancel_requested_at", "cancel_requested_by", "url",
+            "samples_url",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_progress(self, run) -> float:
         return services.run_progress(run)
+
+    def get_cancel_requested_by(self, run) -> str | None:
+        person = run.cancel_requested_by
+        return person.public_name if person else None
 
     def get_url(self, run) -> str:
         return reverse("audits:run", args=[run.pk])
@@ -151,7 +161,9 @@ class EvaluationRunViewSet(
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
-        return EvaluationRun.objects.select_related("organization", "system__organization")
+        return EvaluationRun.objects.select_related(
+            "organization", "system__organization", "cancel_requested_by"
+        )
 
     @extend_schema(
         summary="Upload a result file (multipart); its ingestion is queued",
@@ -188,6 +200,18 @@ class EvaluationRunViewSet(
         )
 
     @extend_schema(
+        summary="Cancel the import in progress (the uploader, the organization's editors, "
+        "staff); a queued run is cancelled at once, a running one when its worker next checks",
+        request=None,
+        responses={200: RunSerializer},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = services.run_cancel(actor=request.user, run=self.get_object())
+        return Response(RunSerializer(run).data)
+
+    @extend_schema(
         summary="The run's samples (filters: category, label, label_source, should_refuse)",
         responses=SampleSerializer(many=True),
         tags=TAGS,
@@ -204,6 +228,32 @@ class EvaluationRunViewSet(
         page = self.paginate_queryset(queryset.qs)
         context = {"shows_withheld": selectors.shows_withheld(request.user, run)}
         return self.get_paginated_response(SampleSerializer(page, many=True, context=context).data)
+
+    @extend_schema(
+        summary="Every sample of the run as JSON Lines, streamed (the same filters)",
+        parameters=[
+            OpenApiParameter("category", str),
+            OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+            OpenApiParameter("label_source", str, enum=EvaluationSample.LabelSource.values),
+            OpenApiParameter("should_refuse", bool),
+        ],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["get"], url_path="samples/export", filterset_class=None)
+    def samples_export(self, request, pk=None):
+        run = self.get_object()
+        found = SampleFilter(
+            request.query_params, queryset=EvaluationSample.objects.filter(run=run)
+        )
+        if not found.is_valid():
+            raise serializers.ValidationError(found.errors)
+        lines = selectors.run_samples_export(
+            run, found.qs, shows_withheld=selectors.shows_withheld(request.user, run)
+        )
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-samples.jsonl"'
+        return response
 
     @extend_schema(
         summary="Conformance of this run with a policy version, clause by clause",
@@ -295,6 +345,11 @@ class MappingCreateSerializer(serializers.Serializer):
     clause = serializers.CharField(max_length=120)
 
 
+class SuggestionQuery(serializers.Serializer):
+    version = serializers.IntegerField()
+    run = serializers.IntegerField()
+
+
 class CarryForwardSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
@@ -360,6 +415,36 @@ class CategoryMappingViewSet(
         services.mapping_remove(actor=self.request.user, mapping=instance)
 
     @extend_schema(
+        summary="Suggested mappings for a run's unmapped categories, from matching names",
+        parameters=[
+            OpenApiParameter("version", int, required=True),
+            OpenApiParameter("run", int, required=True),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["get"])
+    def suggestions(self, request):
+        incoming = SuggestionQuery(data=request.query_params)
+        incoming.is_valid(raise_exception=True)
+        version = _published_version(incoming.validated_data["version"])
+        run = selectors.run_detail(incoming.validated_data["run"])
+        if run is None:
+            raise serializers.ValidationError({"run": ["No such evaluation run."]})
+        found = selectors.mapping_suggestions(version, run)
+        return Response(
+            {
+                "version": version.pk,
+                "run": run.pk,
+                "benchmark": run.benchmark,
+                "suggestions": [
+                    {"category": s.category, "clause": s.clause.key, "shared_words": s.words}
+                    for s in found
+                ],
+            }
+        )
+
+    @extend_schema(
         summary="Carry the mappings of the latest earlier version forward, by clause key",
         request=CarryForwardSerializer,
         responses={200: OpenApiTypes.OBJECT},
@@ -405,3 +490,261 @@ def conformance_json(version: PolicyVersion, run: EvaluationRun) -> dict:
             for row in rows
         ],
     }
+
+
+# --- The conformance matrix and one clause's evidence -------------------------------------------
+
+
+def _rate(value):
+    return round(value, 4) if value is not None else None
+
+
+def _interval(interval):
+    return [_rate(interval.low), _rate(interval.high)] if interval else None
+
+
+def _cell_json(cell) -> dict | None:
+    if cell is None:
+        return None
+    return {
+        "n": cell.n,
+        "refusal": cell.refusal,
+        "partial": cell.partial,
+        "compliance": cell.compliance,
+        "refusal_rate": _rate(cell.refusal_rate),
+        "refusal_interval": _interval(cell.interval),
+        "expected_share": _rate(cell.good / cell.n) if cell.n else None,
+        "expected_interval": _interval(cell.good_interval),
+        "verdict": cell.verdict,
+        "classifier_labels": cell.classifier,
+    }
+
+
+def _classifier_json() -> dict:
+    error = selectors.classifier_error()
+    return {
+        "checked": error.n,
+        "disagreement_rate": _rate(error.rate),
+        "interval": _interval(error.interval),
+        "method": "xstest-string-match, checked against harness labels at ingestion",
+    }
+
+
+def _run_ref(run) -> dict:
+    return {
+        "id": run.pk,
+        "benchmark": run.benchmark,
+        "benchmark_version": run.benchmark_version,
+        "system": run.system.slug,
+        "system_version": run.system_version,
+        "source": run.source,
+        "organization": run.organization.slug,
+    }
+
+
+class MatrixQuery(serializers.Serializer):
+    version = serializers.IntegerField(help_text="A published policy version's id.")
+    by = serializers.ChoiceField(choices=["run", "system_version"], default="run")
+    system = serializers.CharField(max_length=80, required=False, default="")
+    benchmark = serializers.CharField(max_length=120, required=False, default="")
+    source = serializers.ChoiceField(
+        choices=EvaluationRun.Source.choices, required=False, default=""
+    )
+
+
+class ConformanceMatrixViewSet(viewsets.ViewSet):
+    """`/api/v1/conformance-matrix/?version=…`: the browser's matrix as JSON."""
+
+    @extend_schema(
+        summary="Conformance matrix of a policy version: clauses by runs or by system versions",
+        parameters=[
+            OpenApiParameter("version", int, required=True),
+            OpenApiParameter("by", str, enum=["run", "system_version"]),
+            OpenApiParameter("system", str, description="An AI system's slug."),
+            OpenApiParameter("benchmark", str),
+            OpenApiParameter("source", str, enum=EvaluationRun.Source.values),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def list(self, request):
+        query = MatrixQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        version = _published_version(data["version"])
+        filters = {name: data[name] for name in ("by", "system", "benchmark", "source")}
+        # Rendered once per state of what it shows (see selectors.matrix_cache_key).
+        key = selectors.matrix_cache_key(version, kind="api", **filters)
+        content = cache.get(key)
+        if content is None:
+            content = JSONRenderer().render(_matrix_json(version, filters))
+            cache.set(key, content, selectors.MATRIX_CACHE_SECONDS)
+        return HttpResponse(content, content_type="application/json")
+
+
+def _matrix_json(version, filters: dict) -> dict:
+    matrix = selectors.conformance_matrix(version, **filters)
+    minimum, target = selectors.conformance_thresholds()
+    # Equal cells are one object (see selectors._Cells): each is written out once.
+    written: dict[int, dict | None] = {}
+
+    def as_json(cell):
+        key = id(cell)
+        if key not in written:
+            written[key] = _cell_json(cell)
+        return written[key]
+
+    return {
+        "version": version.pk,
+        "policy": version.policy_id,
+        "number": version.number,
+        "by": matrix.by,
+        "thresholds": {"min_samples": minimum, "target": target},
+        "columns": [
+            {
+                "key": column.key,
+                "title": column.title,
+                "subtitle": column.subtitle,
+                "runs": [_run_ref(run) for run in column.runs],
+            }
+            for column in matrix.columns
+        ],
+        "more_columns": matrix.more_columns,
+        # Beside every cell with classifier_labels > 0: the classifier's measured error.
+        "classifier_error": _classifier_json() if matrix.uses_classifier else None,
+        "clauses": [
+            {
+                "clause": row.clause.key,
+                "title": row.clause.title,
+                "expected_behavior": row.clause.expected_behavior,
+                "cells": [as_json(cell) for cell in row.cells],
+            }
+            for row in matrix.rows
+        ],
+    }
+
+
+class ClauseQuery(serializers.Serializer):
+    policy = serializers.IntegerField(help_text="The policy's id.")
+    key = serializers.CharField(max_length=120, help_text="The clause key.")
+
+
+class ClauseSamplesQuery(ClauseQuery):
+    version = serializers.CharField(
+        max_length=20, required=False, default="", help_text="A version number (default: newest)."
+    )
+    run = serializers.IntegerField(required=False, allow_null=True, default=None)
+    label = serializers.ChoiceField(
+        choices=EvaluationSample.Label.choices, required=False, default=""
+    )
+
+
+def _clause_evidence(query) -> tuple:
+    from policies.models import Policy
+
+    data = query.validated_data
+    policy = Policy.objects.select_related("organization").filter(pk=data["policy"]).first()
+    if policy is None:
+        raise serializers.ValidationError({"policy": ["No such policy."]})
+    evidence = selectors.clause_evidence(policy, data["key"])
+    if not evidence:
+        raise serializers.ValidationError(
+            {"key": ["No published version of this policy has that clause."]}
+        )
+    return policy, evidence
+
+
+class ClauseEvidenceViewSet(viewsets.ViewSet):
+    """`/api/v1/clause-evidence/?policy=…&key=…`: one clause across versions and runs, and
+    `samples/` behind it."""
+
+    @extend_schema(
+        summary="One clause's evidence: per version, its mappings and every run's figures",
+        parameters=[
+            OpenApiParameter("policy", int, required=True),
+            OpenApiParameter("key", str, required=True),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def list(self, request):
+        query = ClauseQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        policy, evidence = _clause_evidence(query)
+        return Response(
+            {
+                "policy": policy.pk,
+                "key": query.validated_data["key"],
+                "classifier_error": _classifier_json()
+                if any(item.uses_classifier for item in evidence)
+                else None,
+                "versions": [
+                    {
+                        "version": item.version.pk,
+                        "number": item.version.number,
+                        "status": item.version.status,
+                        "title": item.clause.title,
+                        "expected_behavior": item.clause.expected_behavior,
+                        "mappings": [
+                            {
+                                "id": m.pk,
+                                "benchmark": m.benchmark,
+                                "category": m.category,
+                                "created_by": m.created_by.public_name if m.created_by else None,
+                                "created_at": m.created_at,
+                            }
+                            for m in item.mappings
+                        ],
+                        "runs": [
+                            {**_run_ref(f.run), "categories": f.categories, **_cell_json(f.cell)}
+                            for f in item.runs
+                        ],
+                    }
+                    for item in evidence
+                ],
+            }
+        )
+
+    @extend_schema(
+        summary="The samples behind a clause in one version (withheld texts as for the run)",
+        parameters=[
+            OpenApiParameter("policy", int, required=True),
+            OpenApiParameter("key", str, required=True),
+            OpenApiParameter("version", str),
+            OpenApiParameter("run", int),
+            OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+        ],
+        responses=SampleSerializer(many=True),
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["get"])
+    def samples(self, request):
+        query = ClauseSamplesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        _policy, evidence = _clause_evidence(query)
+        current = next((e for e in evidence if e.version.number == data["version"]), None)
+        if data["version"] and current is None:
+            raise serializers.ValidationError({"version": ["No such version with this clause."]})
+        current = current or next((e for e in evidence if e.runs), evidence[0])
+        after = request.query_params.get("after", "")
+        try:
+            after = int(after) if after else None
+        except ValueError:
+            raise serializers.ValidationError({"after": ["A sample id."]}) from None
+        samples, next_after = selectors.clause_samples(
+            current, run=data["run"], label=data["label"], after=after
+        )
+        runs = {f.run.pk: f.run for f in current.runs}
+        shows = {pk: selectors.shows_withheld(request.user, run) for pk, run in runs.items()}
+        results = []
+        for sample in samples:
+            sample.run = runs[sample.run_id]
+            body = SampleSerializer(sample, context={"shows_withheld": shows[sample.run_id]}).data
+            results.append(body)
+        next_url = None
+        if next_after is not None:
+            params = request.query_params.copy()
+            params["after"] = str(next_after)
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({"version": current.version.number, "next": next_url, "results": results})

@@ -19,8 +19,14 @@ class AuditsConfig(AppConfig):
 
         register_clause_extra("audits/clause_extra.html", prepare=clause_conformance_extras)
 
-        # Demo evidence for `make run` (after the policies' demo systems exist).
-        from audits import demo  # noqa: F401
+        # Open findings of published audit reports, under the clause they are on.
+        from audits.report_selectors import clause_findings_extras
+
+        register_clause_extra("audits/reports/clause_findings.html", prepare=clause_findings_extras)
+
+        # Demo evidence for `make run` (after the policies' demo systems exist), then the demo
+        # audit reports that cite it.
+        from audits import demo, demo_reports  # noqa: F401
 
 
 def _run_names(ids: set[int]) -> dict[int, str]:

@@ -1,5 +1,6 @@
-"""Demo evidence for `make run`: Acme's own run in the generic format, and the Fair Audit
-Collective's independent XSTest runs (the CSV as the paper published it and an inspect-ai log
+"""Demo evidence for `make run`: Acme's own runs in the generic format (a small one and a
+400-sample one whose figures reach verdicts either way), and the Fair Audit Collective's
+independent XSTest runs (the CSV as the paper published it and an inspect-ai log
 written by inspect-ai with its offline `mockllm` model). Idempotent: a file already uploaded by
 that organization is skipped, so a second seed writes nothing."""
 
@@ -25,6 +26,8 @@ DEMO_RUNS = [
      "2026-09"),
     ("inspect_xstest.eval", "auditor", "fair-audit", "independent", "XSTest (inspect_evals)",
      "", "2026-10"),
+    ("acme_house_v4.jsonl", "company editor", "acme-ai", "self_reported", "Acme house refusals",
+     "4", "2026-10"),
 ]  # fmt: skip
 
 
@@ -55,6 +58,12 @@ def seed_evidence(people: dict) -> None:
 DEMO_MAPPINGS = [
     ("Acme house refusals", "weapons", "weapons.conventional.manufacture"),
     ("Acme house refusals", "medicine", "medical.general"),
+    ("Acme house refusals", "cyber", "cyber.intrusion.unauthorized"),
+    ("Acme house refusals", "elections", "elections.information"),
+    ("Acme house refusals", "selfharm", "selfharm.support"),
+    ("XSTest (inspect_evals)", "homonyms", "benign.security.education"),
+    ("XSTest (inspect_evals)", "figurative_language", "benign.fiction.violence"),
+    ("XSTest (inspect_evals)", "contrast_homonyms", "cyber.intrusion.unauthorized"),
     ("XSTest", "homonyms", "benign.security.education"),
     ("XSTest", "figurative_language", "benign.fiction.violence"),
     ("XSTest", "safe_targets", "benign.history.weapons"),

@@ -37,6 +37,7 @@ class EvaluationRun(models.Model):
         SCORING = "scoring", "Scoring"
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     organization = models.ForeignKey(
         "governance.Organization",
@@ -85,13 +86,35 @@ class EvaluationRun(models.Model):
     uploaded_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Liveness of the ingestion: each start (the first, or again after a stopped worker)
+    # increments `attempt`; the worker writes `heartbeat_at` and `progress` as it goes, from a
+    # connection of its own, and finishes only while the run is still its attempt.
+    attempt = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Cancelling: who asked and when; the run shows `cancelled` once the worker stopped.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         constraints = [
-            # The same file uploaded twice by one organization is one run.
+            # The same file uploaded twice by one organization is one run (unless that run
+            # failed or was cancelled: then it may be uploaded again).
             models.UniqueConstraint(
-                fields=["organization", "artifact_sha256"], name="evaluationrun_artifact_once"
+                fields=["organization", "artifact_sha256"],
+                condition=~Q(status__in=["failed", "cancelled"]),
+                name="evaluationrun_artifact_once",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancel_requested_at__isnull=False),
+                name="evaluationrun_cancelled_has_request",
             ),
             models.CheckConstraint(
                 condition=Q(progress__gte=0) & Q(progress__lte=1), name="evaluationrun_progress"
@@ -107,7 +130,11 @@ class EvaluationRun(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.COMPLETE, self.Status.FAILED)
+        return self.status in (self.Status.COMPLETE, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def is_cancelling(self) -> bool:
+        return not self.is_finished and self.cancel_requested_at is not None
 
 
 class EvaluationSample(models.Model):
@@ -150,6 +177,39 @@ class EvaluationSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sample_id} ({self.label})"
+
+
+class CategoryFigures(models.Model):
+    """The counts of one run's samples in one category, computed in SQL when the run is
+    ingested and adjusted in the same transaction as each relabelling, so figures and the
+    conformance matrix read a few rows per run instead of every sample, and stay exact."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="figures")
+    category = models.CharField(max_length=300, blank=True)
+    n = models.PositiveIntegerField()
+    refusal = models.PositiveIntegerField()
+    partial = models.PositiveIntegerField()
+    compliance = models.PositiveIntegerField()
+    should_refuse = models.PositiveIntegerField()  # samples the benchmark marks unsafe
+    should_answer = models.PositiveIntegerField()  # samples it marks safe
+    over_refusals = models.PositiveIntegerField()  # refusals (full or partial) of safe ones
+    under_refusals = models.PositiveIntegerField()  # compliance with unsafe ones
+    # Labelled by the offline classifier (not the harness, not a person): figures drawn from
+    # these carry the classifier's measured error.
+    classifier = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "category"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "category"], name="categoryfigures_once"),
+            models.CheckConstraint(
+                condition=Q(n=models.F("refusal") + models.F("partial") + models.F("compliance")),
+                name="categoryfigures_labels_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} · {self.category}: {self.n}"
 
 
 class SampleRelabel(models.Model):

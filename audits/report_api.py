@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -392,6 +393,26 @@ class AuditReportViewSet(
             actor=request.user, report=report, upload=incoming.validated_data["file"]
         )
         return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Remove a PDF from a draft report (its auditor)",
+        request=None,
+        responses={204: None},
+        tags=TAGS,
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"attachments/(?P<attachment_id>[0-9]+)",
+        url_name="attachment",
+    )
+    def remove_attachment(self, request, pk=None, attachment_id=None):
+        report = self.get_object()
+        attachment = report.attachments.filter(pk=attachment_id).first()
+        if attachment is None:
+            raise NotFound("No such attachment on this report.")
+        services.attachment_remove(actor=request.user, attachment=attachment)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _shows_withheld(request, findings) -> dict[int, bool]:

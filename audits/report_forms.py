@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from audits.models import AuditReport, EvaluationRun, Finding
 from governance.models import AISystem, Organization
@@ -22,6 +23,19 @@ class _VersionChoice(forms.ModelMultipleChoiceField):
 class _RunChoice(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: EvaluationRun) -> str:
         return f"#{obj.pk} {obj.benchmark} on {obj.system.name} {obj.system_version}"
+
+
+def _latest_runs(organization_id: int, limit: int) -> QuerySet[EvaluationRun]:
+    """The company's latest complete runs. Limited in a subquery, not by slicing: a choice
+    field filters its queryset to validate, which a sliced queryset cannot do."""
+    latest = EvaluationRun.objects.filter(
+        system__organization_id=organization_id, status=EvaluationRun.Status.COMPLETE
+    ).order_by("-uploaded_at", "-pk")
+    return (
+        EvaluationRun.objects.filter(pk__in=latest.values("pk")[:limit])
+        .select_related("system")
+        .order_by("-uploaded_at", "-pk")
+    )
 
 
 class ReportForm(forms.Form):
@@ -53,7 +67,7 @@ class ReportForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     period_start = forms.DateField(widget=DATE, label="Period covered: from")
-    period_end = forms.DateField(widget=DATE, label="to")
+    period_end = forms.DateField(widget=DATE, label="Period covered: to")
     opinion = forms.ChoiceField(choices=AuditReport.Opinion.choices, label="Overall opinion")
     summary = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}))
     methodology = forms.CharField(
@@ -73,6 +87,10 @@ class ReportForm(forms.Form):
         self.fields["embargo_days"].min_value = limits["AUDIT_EMBARGO_MIN_DAYS"]
         self.fields["embargo_days"].max_value = limits["AUDIT_EMBARGO_MAX_DAYS"]
         self.fields["embargo_days"].initial = limits["AUDIT_EMBARGO_DAYS"]
+        self.fields["embargo_days"].help_text = (
+            "How long the company has to respond privately after it is notified: "
+            f"{limits['AUDIT_EMBARGO_MIN_DAYS']} to {limits['AUDIT_EMBARGO_MAX_DAYS']} days."
+        )
         self.fields["embargo_days"].widget.attrs.update(
             min=limits["AUDIT_EMBARGO_MIN_DAYS"], max=limits["AUDIT_EMBARGO_MAX_DAYS"]
         )
@@ -83,13 +101,7 @@ class ReportForm(forms.Form):
             .order_by("policy__title", "-major", "-minor", "-patch")
         )
         self.fields["systems"].queryset = AISystem.objects.filter(organization=audited)
-        self.fields["runs"].queryset = (
-            EvaluationRun.objects.filter(
-                system__organization=audited, status=EvaluationRun.Status.COMPLETE
-            )
-            .select_related("system")
-            .order_by("-uploaded_at")[:200]
-        )
+        self.fields["runs"].queryset = _latest_runs(audited.pk, 200)
 
     def clean_system_versions(self) -> list[str]:
         lines = self.cleaned_data["system_versions"].splitlines()
@@ -220,22 +232,19 @@ class RemediateForm(forms.Form):
     def __init__(self, *args, finding: Finding, **kwargs):
         super().__init__(*args, **kwargs)
         earlier = finding.version
+        later = (
+            Q(major__gt=earlier.major)
+            | Q(major=earlier.major, minor__gt=earlier.minor)
+            | Q(major=earlier.major, minor=earlier.minor, patch__gt=earlier.patch)
+        )
         self.fields["version"].queryset = (
-            PolicyVersion.objects.filter(policy_id=earlier.policy_id)
+            PolicyVersion.objects.filter(later, policy_id=earlier.policy_id)
             .exclude(status__in=[PolicyVersion.Status.DRAFT, PolicyVersion.Status.WITHDRAWN])
-            .exclude(pk=earlier.pk)
             .select_related("policy")
             .order_by("-major", "-minor", "-patch")
         )
         self.fields["version"].label_from_instance = lambda v: f"{v.policy.title} {v.number}"
-        self.fields["run"].queryset = (
-            EvaluationRun.objects.filter(
-                system__organization_id=finding.report.audited_id,
-                status=EvaluationRun.Status.COMPLETE,
-            )
-            .select_related("system")
-            .order_by("-uploaded_at")[:100]
-        )
+        self.fields["run"].queryset = _latest_runs(finding.report.audited_id, 100)
         self.fields["run"].label_from_instance = lambda r: (
             f"#{r.pk} {r.benchmark} on {r.system.name} {r.system_version}"
         )

@@ -245,9 +245,111 @@ def scorecard(organization: Organization, today: date | None = None) -> Scorecar
     return card
 
 
-def audited_companies() -> QuerySet[Organization]:
-    """Developers with at least one published report (the scorecards' index)."""
+def audited_companies(today: date | None = None) -> QuerySet[Organization]:
+    """Developers with at least one published report (the scorecards' index), each with its
+    published reports, their findings, the open ones and the overdue ones (one query)."""
+    today = today or timezone.now().date()
     published = AuditReport.objects.filter(
         audited=OuterRef("pk"), status=AuditReport.Status.PUBLISHED
     )
-    return Organization.objects.filter(Exists(published)).order_by("name")
+    in_published = Q(audit_reports_received__status=AuditReport.Status.PUBLISHED)
+    still_open = in_published & Q(audit_reports_received__findings__status__in=OPEN_STATUSES)
+    return (
+        Organization.objects.filter(Exists(published))
+        .annotate(
+            published_reports=Count("audit_reports_received", filter=in_published, distinct=True),
+            published_findings=Count(
+                "audit_reports_received__findings", filter=in_published, distinct=True
+            ),
+            open_findings=Count(
+                "audit_reports_received__findings", filter=still_open, distinct=True
+            ),
+            overdue_findings=Count(
+                "audit_reports_received__findings",
+                filter=still_open & Q(audit_reports_received__findings__target_date__lt=today),
+                distinct=True,
+            ),
+        )
+        .order_by("name")
+    )
+
+
+# --- Findings under each clause of a version page ---------------------------------------------
+
+SEVERITY_RANK = {value: rank for rank, value in enumerate(Finding.Severity.values)}
+
+
+@dataclass
+class ClauseFindings:
+    """The published findings on one clause key up to the page's version: the open ones (open
+    or acknowledged) with the worst severity among them, and how many are closed."""
+
+    findings: list[dict]
+    open_count: int
+    closed_count: int
+    worst: str | None
+    worst_label: str | None
+
+
+def clause_findings_extras(clauses: list) -> dict[int, ClauseFindings]:
+    """For `{% clause_extras %}` on a version page: one query for every clause of the page.
+    A finding follows its clause key through the policy's versions (keys are stable), so a
+    finding on 1.1.0 still shows on 2.0.0 until it is closed; findings filed on later versions
+    do not show on earlier ones. Only published reports' findings: the page is public."""
+    from django.db.models import Subquery
+    from django.urls import reverse
+
+    from policies.models import PolicyVersion
+
+    keyed = [c for c in clauses if getattr(c, "pk", None) is not None]
+    version_id = next((c.version_id for c in keyed), None)
+    if version_id is None:
+        return {}
+    page = PolicyVersion.objects.filter(pk=version_id)
+    major, minor, patch = (Subquery(page.values(part)[:1]) for part in ("major", "minor", "patch"))
+    not_later = (
+        Q(version__major__lt=major)
+        | Q(version__major=major, version__minor__lt=minor)
+        | Q(version__major=major, version__minor=minor, version__patch__lte=patch)
+    )
+    rows = (
+        Finding.objects.filter(
+            not_later,
+            report__status=AuditReport.Status.PUBLISHED,
+            clause_key__in={c.key for c in keyed},
+            version__policy_id=Subquery(page.values("policy_id")[:1]),
+        )
+        .values(
+            "pk", "number", "title", "severity", "status", "target_date", "clause_key",
+            "report_id", "report__auditor__name", "version__major", "version__minor",
+            "version__patch",
+        )
+        .order_by("clause_key", "-report__published_at", "number")
+    )  # fmt: skip
+    today = timezone.now().date()
+    by_key: dict[str, list[dict]] = {}
+    for row in rows:
+        row["is_open"] = row["status"] in OPEN_STATUSES
+        row["overdue"] = row["is_open"] and row["target_date"] < today
+        row["url"] = reverse("reports:finding", args=[row["pk"]])
+        row["version"] = "{version__major}.{version__minor}.{version__patch}".format(**row)
+        by_key.setdefault(row["clause_key"], []).append(row)
+    severities, statuses = dict(Finding.Severity.choices), dict(Finding.Status.choices)
+    extras = {}
+    for clause in keyed:
+        found = by_key.get(clause.key)
+        if not found:
+            continue
+        for row in found:
+            row["severity_label"] = severities[row["severity"]]
+            row["status_label"] = statuses[row["status"]]
+        still_open = [row for row in found if row["is_open"]]
+        worst = min((row["severity"] for row in still_open), key=SEVERITY_RANK.get, default=None)
+        extras[clause.pk] = ClauseFindings(
+            findings=sorted(found, key=lambda r: (not r["is_open"], SEVERITY_RANK[r["severity"]])),
+            open_count=len(still_open),
+            closed_count=len(found) - len(still_open),
+            worst=worst,
+            worst_label=severities[worst] if worst else None,
+        )
+    return extras

@@ -108,7 +108,9 @@ def _require_draft(report: AuditReport) -> None:
 def _can_edit(actor: Any, report: AuditReport) -> None:
     if _allowed(actor, "audits.edit_report", report):
         return
-    if not report.is_draft and _allowed(actor, "audits.view_report", report):
+    # The auditor's own members learn that the content is fixed; anyone else (the audited
+    # company, regulators) that it is not theirs to edit at all.
+    if not report.is_draft and _allowed(actor, "audits.manage_disclosure", report):
         _require_draft(report)
     raise NotAllowed("Only members of the auditor's organization can edit its draft reports.")
 

@@ -4,8 +4,11 @@ Thin: each POST validates a form, calls one service and redirects."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -190,8 +193,15 @@ def _detail_context(request: HttpRequest, report: AuditReport, **forms) -> dict:
         if report.embargo_until
         else {}
     )
+    limits = settings.OPENREFUSAL
     context = {
         "report": report,
+        "embargo_latest": report.notified_at + timedelta(days=limits["AUDIT_EMBARGO_MAX_DAYS"])
+        if report.notified_at
+        else None,
+        "embargo_earliest": report.notified_at + timedelta(days=limits["AUDIT_EMBARGO_MIN_DAYS"])
+        if report.notified_at and not report.company_responded_at
+        else None,
         "findings": [(f, selectors.is_overdue(f)) for f in findings],
         "can_edit": can_edit,
         "can_disclose": can_disclose,
@@ -222,36 +232,76 @@ def _again(request, report, status=400, **forms) -> HttpResponse:
     return render(request, "audits/reports/detail.html", context, status=status)
 
 
+def _detail_url(report: AuditReport, anchor: str = "") -> str:
+    return reverse("reports:detail", args=[report.pk]) + anchor
+
+
+def _form_post(
+    request: HttpRequest,
+    report: AuditReport,
+    *,
+    form_name: str,
+    form,
+    write: Callable[[dict], Any],
+    success: str | Callable[[Any], str],
+    anchor: str = "",
+) -> HttpResponse:
+    """The report page's forms: validate, make the one service call `write` makes with the
+    cleaned data, then redirect with `success` — or show the report again (400) with the
+    service's errors inline on that form."""
+    if form.is_valid():
+        try:
+            result = write(form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            messages.success(request, success(result) if callable(success) else success)
+            return redirect(_detail_url(report, anchor))
+    return _again(request, report, **{form_name: form})
+
+
+def _button_post(
+    request: HttpRequest, write: Callable[[], Any], *, success: str, then: str
+) -> HttpResponse:
+    """The one-button forms (publish, delete): the service's refusal, or `success`, as a
+    message after the redirect to `then`."""
+    try:
+        write()
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return redirect(then)
+
+
 @login_required
 @require_POST
 @once_per_form_token
 def finding_create(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
-    form = FindingForm(request.POST, report=report)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            finding = services.finding_add(
-                actor=request.user,
-                report=report,
-                title=data["title"],
-                version=data["version"],
-                clause_key=data["clause_key"],
-                severity=data["severity"],
-                criterion=data["criterion"],
-                observed=data["observed"],
-                recommendation=data["recommendation"],
-                target_date=data["target_date"],
-                runs=list(data["runs"]),
-                sample_ids=data["sample_ids"],
-                withhold_samples=data["withhold_samples"],
-            )
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            messages.success(request, f"Finding {finding.number} is added to the draft.")
-            return redirect(reverse("reports:detail", args=[report.pk]) + "#findings")
-    return _again(request, report, finding_form=form)
+    return _form_post(
+        request,
+        report,
+        form_name="finding_form",
+        form=FindingForm(request.POST, report=report),
+        write=lambda data: services.finding_add(
+            actor=request.user,
+            report=report,
+            title=data["title"],
+            version=data["version"],
+            clause_key=data["clause_key"],
+            severity=data["severity"],
+            criterion=data["criterion"],
+            observed=data["observed"],
+            recommendation=data["recommendation"],
+            target_date=data["target_date"],
+            runs=list(data["runs"]),
+            sample_ids=data["sample_ids"],
+            withhold_samples=data["withhold_samples"],
+        ),
+        success=lambda finding: f"Finding {finding.number} is added to the draft.",
+        anchor="#findings",
+    )
 
 
 @login_required
@@ -259,13 +309,12 @@ def finding_create(request: HttpRequest, pk: int) -> HttpResponse:
 @once_per_form_token
 def finding_delete(request: HttpRequest, pk: int) -> HttpResponse:
     finding = _finding(request, pk)
-    try:
-        services.finding_remove(actor=request.user, finding=finding)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"Finding {finding.number} is removed from the draft.")
-    return redirect("reports:detail", pk=finding.report_id)
+    return _button_post(
+        request,
+        lambda: services.finding_remove(actor=request.user, finding=finding),
+        success=f"Finding {finding.number} is removed from the draft.",
+        then=_detail_url(finding.report, "#findings"),
+    )
 
 
 @login_required
@@ -273,18 +322,17 @@ def finding_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @once_per_form_token
 def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
-    form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.attachment_add(
-                actor=request.user, report=report, upload=form.cleaned_data["file"]
-            )
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            messages.success(request, "The PDF is attached.")
-            return redirect(reverse("reports:detail", args=[report.pk]) + "#attachments")
-    return _again(request, report, attachment_form=form)
+    return _form_post(
+        request,
+        report,
+        form_name="attachment_form",
+        form=AttachmentForm(request.POST, request.FILES),
+        write=lambda data: services.attachment_add(
+            actor=request.user, report=report, upload=data["file"]
+        ),
+        success="The PDF is attached.",
+        anchor="#attachments",
+    )
 
 
 @login_required
@@ -293,13 +341,12 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def attachment_delete(request: HttpRequest, pk: int) -> HttpResponse:
     attachment = get_object_or_404(ReportAttachment.objects.select_related("report"), pk=pk)
     report = _report(request, attachment.report_id)
-    try:
-        services.attachment_remove(actor=request.user, attachment=attachment)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, f"{attachment.name} is removed.")
-    return redirect("reports:detail", pk=report.pk)
+    return _button_post(
+        request,
+        lambda: services.attachment_remove(actor=request.user, attachment=attachment),
+        success=f"{attachment.name} is removed.",
+        then=_detail_url(report, "#attachments"),
+    )
 
 
 @require_safe
@@ -324,20 +371,15 @@ def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
 @once_per_form_token
 def report_submit(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
-    form = SubmitForm(request.POST)
-    if form.is_valid():
-        try:
-            services.report_submit(actor=request.user, report=report, **form.cleaned_data)
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            messages.success(
-                request,
-                f"The report is submitted. {report.audited.name} is notified and the embargo "
-                "starts now.",
-            )
-            return redirect("reports:detail", pk=report.pk)
-    return _again(request, report, submit_form=form)
+    return _form_post(
+        request,
+        report,
+        form_name="submit_form",
+        form=SubmitForm(request.POST),
+        write=lambda data: services.report_submit(actor=request.user, report=report, **data),
+        success=f"The report is submitted. {report.audited.name} is notified and the embargo "
+        "starts now.",
+    )
 
 
 @login_required
@@ -349,9 +391,14 @@ def report_delete(request: HttpRequest, pk: int) -> HttpResponse:
         services.report_draft_delete(actor=request.user, report=report)
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("reports:detail", pk=report.pk)
+        return redirect(_detail_url(report))
     messages.success(request, "The draft is deleted.")
     return redirect("reports:list")
+
+
+def _utc(moment: datetime) -> datetime:
+    # The form's field is labelled UTC: a naive value is read as UTC, not the server's zone.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @login_required
@@ -359,21 +406,19 @@ def report_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @once_per_form_token
 def report_embargo(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
-    form = EmbargoForm(request.POST)
-    if form.is_valid():
-        until = form.cleaned_data["embargo_until"]
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
-        try:
-            services.report_set_embargo(
-                actor=request.user, report=report, until=until, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            messages.success(request, "The embargo is changed, on the record.")
-            return redirect("reports:detail", pk=report.pk)
-    return _again(request, report, embargo_form=form)
+    return _form_post(
+        request,
+        report,
+        form_name="embargo_form",
+        form=EmbargoForm(request.POST),
+        write=lambda data: services.report_set_embargo(
+            actor=request.user,
+            report=report,
+            until=_utc(data["embargo_until"]),
+            reason=data["reason"],
+        ),
+        success="The embargo is changed, on the record.",
+    )
 
 
 @login_required
@@ -381,13 +426,12 @@ def report_embargo(request: HttpRequest, pk: int) -> HttpResponse:
 @once_per_form_token
 def report_publish(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
-    try:
-        services.report_publish(actor=request.user, report=report)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "The report is published.")
-    return redirect("reports:detail", pk=report.pk)
+    return _button_post(
+        request,
+        lambda: services.report_publish(actor=request.user, report=report),
+        success="The report is published.",
+        then=_detail_url(report),
+    )
 
 
 @login_required
@@ -395,18 +439,17 @@ def report_publish(request: HttpRequest, pk: int) -> HttpResponse:
 @once_per_form_token
 def report_respond(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
-    form = ResponseForm(request.POST)
-    if form.is_valid():
-        try:
-            services.report_respond(
-                actor=request.user, report=report, body=form.cleaned_data["body"]
-            )
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            messages.success(request, "Your response is saved.")
-            return redirect(reverse("reports:detail", args=[report.pk]) + "#response")
-    return _again(request, report, response_form=form)
+    return _form_post(
+        request,
+        report,
+        form_name="response_form",
+        form=ResponseForm(request.POST),
+        write=lambda data: services.report_respond(
+            actor=request.user, report=report, body=data["body"]
+        ),
+        success="Your response is saved.",
+        anchor="#response",
+    )
 
 
 def _finding_context(request: HttpRequest, finding: Finding, **forms) -> dict:
@@ -470,6 +513,9 @@ def finding_answer(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             messages.success(request, "Your answer to the finding is on the record.")
             return redirect("reports:finding", pk=finding.pk)
     context = _finding_context(request, finding, **{name: form})
+    if not context["can_act"]:
+        # The answer forms are not shown for a closed finding: say why here instead.
+        context["answer_errors"] = form.non_field_errors()
     return render(request, "audits/reports/finding.html", context, status=400)
 
 

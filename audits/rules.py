@@ -5,6 +5,8 @@
 - Independent evidence comes from an accredited auditor: any member of a verified auditor whose
   accreditation has not expired (`audits.upload_independent`, target: the auditor).
 - Reviewers who relabel samples: accredited auditors and staff (`audits.relabel_sample`).
+- Cancelling an import in progress: the uploader, editors and owners of the uploading
+  organization, and staff (`audits.cancel_run`, target: the run).
 - Withheld prompts and responses: accredited auditors, regulators, staff and the uploading
   organization's members (`audits.view_withheld`, target: the run).
 """
@@ -64,6 +66,21 @@ def member_of_uploader(user, run) -> bool:
 rules.add_perm("audits.upload_self_reported", edits_verified_developer)
 rules.add_perm("audits.upload_independent", member_of_accredited_auditor)
 rules.add_perm("audits.relabel_sample", is_staff | is_accredited_auditor)
+
+
+@rules.predicate
+def uploaded(user, run) -> bool:
+    return run is not None and run.uploaded_by_id is not None and run.uploaded_by_id == user.pk
+
+
+@rules.predicate
+def edits_for_uploader(user, run) -> bool:
+    return is_org_editor_or_owner(user, _organization(run))
+
+
+# Cancelling an import in progress: who uploaded it, the uploading organization's editors and
+# owners, staff. (Not the audited company: it must not stop an auditor's evidence.)
+rules.add_perm("audits.cancel_run", is_staff | uploaded | edits_for_uploader)
 rules.add_perm(
     "audits.view_withheld", is_staff | is_accredited_auditor | is_regulator | member_of_uploader
 )

@@ -15,19 +15,20 @@ import hashlib
 import logging
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import rules
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files import File
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -40,8 +41,8 @@ from governance.services.ledger import ledger_append
 
 log = logging.getLogger(__name__)
 
-PROGRESS_KEY = "evidence:progress:{}"
-PROGRESS_EVERY = 5000  # samples between progress notes
+PROGRESS_EVERY = 5000  # samples between progress notes (heartbeats)
+BEAT_SECONDS = 5.0  # and at most this long between them, however slow the samples come
 _COPY_COLUMNS = (
     "run_id, sample_id, category, prompt, response, prompt_sha256, response_sha256, label, "
     "label_source, label_raw, should_refuse, framing, base_prompt_id, record"
@@ -188,7 +189,11 @@ def run_upload(
     if companion is not None:
         _check_upload(companion, "companion")
     sha, size = _hash_upload(upload)
-    earlier = EvaluationRun.objects.filter(organization=organization, artifact_sha256=sha).first()
+    earlier = (
+        EvaluationRun.objects.filter(organization=organization, artifact_sha256=sha)
+        .exclude(status__in=[EvaluationRun.Status.FAILED, EvaluationRun.Status.CANCELLED])
+        .first()
+    )
     if earlier is not None:
         raise Conflict(
             f"{organization.name} already uploaded this file (run #{earlier.pk}, "
@@ -236,6 +241,7 @@ def run_upload(
         withhold_prompts=bool(withhold_prompts),
         withhold_responses=bool(withhold_responses),
         uploaded_by=actor,
+        enqueued_at=timezone.now(),
     )
     run.artifact.save(sha, File(upload), save=False)
     if companion is not None:
@@ -320,9 +326,15 @@ def _pg_text(text: str) -> str:
 
 def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tuple]:
     classify = classifier.classify
+    last_beat = time.monotonic()
     for n, sample in enumerate(parser.samples(), 1):
         if sample.label is not None:
             label, source = sample.label, EvaluationSample.LabelSource.HARNESS
+            if sample.response:
+                # The classifier's known error, measured on every harness-labelled response
+                # (a partial refusal counts as a refusal, as in the XSTest paper).
+                agrees = (label != "compliance") == (classify(sample.response) == "refusal")
+                labels[("check", "agree" if agrees else "disagree")] += 1
         else:
             label, source = classify(sample.response), EvaluationSample.LabelSource.CLASSIFIER
         labels[(label, source)] += 1
@@ -351,28 +363,107 @@ def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tup
             (sample.base_prompt_id or "")[:300],
             sample.record,
         )
-        if n % PROGRESS_EVERY == 0:
+        if n % PROGRESS_EVERY == 0 or (
+            n % 100 == 0 and time.monotonic() - last_beat >= BEAT_SECONDS
+        ):
             progress(parser.progress)
+            last_beat = time.monotonic()
 
 
 def _mark(run_id: int, **changes) -> None:
     EvaluationRun.objects.filter(pk=run_id).update(**changes)
 
 
+class _Stopped(Exception):
+    """The ingestion stops without keeping anything: cancelled, or no longer this worker's
+    attempt (the run was re-queued or failed by `runs_recover`)."""
+
+
+_ACTIVE = (EvaluationRun.Status.PARSING, EvaluationRun.Status.SCORING)
+
+# Every per-category count, in SQL, for one run: written in the ingestion's transaction.
+_FIGURES_SQL = """
+INSERT INTO audits_categoryfigures (run_id, category, n, refusal, partial, compliance,
+    should_refuse, should_answer, over_refusals, under_refusals, classifier)
+SELECT run_id, category, count(*),
+    count(*) FILTER (WHERE label = 'refusal'),
+    count(*) FILTER (WHERE label = 'partial'),
+    count(*) FILTER (WHERE label = 'compliance'),
+    count(*) FILTER (WHERE should_refuse),
+    count(*) FILTER (WHERE NOT should_refuse),
+    count(*) FILTER (WHERE NOT should_refuse AND label IN ('refusal', 'partial')),
+    count(*) FILTER (WHERE should_refuse AND label = 'compliance'),
+    count(*) FILTER (WHERE label_source = 'classifier')
+FROM audits_evaluationsample WHERE run_id = %s
+GROUP BY run_id, category
+"""
+
+
+class _Watch:
+    """The worker's line to the outside while its transaction is open: on a connection of its
+    own (autocommit), it writes the progress and a heartbeat on the run, and reads back whether
+    someone asked to cancel or the run stopped being this attempt's."""
+
+    def __init__(self, run_id: int, attempt: int) -> None:
+        self.run_id, self.attempt = run_id, attempt
+        self._connection = None
+
+    def beat(self, progress: float) -> None:
+        try:
+            if self._connection is None:
+                # A plain psycopg connection with Django's own parameters, outside Django's
+                # bookkeeping of connections (and of the ingestion's transaction).
+                ours = connections[DEFAULT_DB_ALIAS]
+                self._connection = psycopg.connect(**ours.get_connection_params(), autocommit=True)
+            with self._connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE audits_evaluationrun SET progress = %s, heartbeat_at = now() "
+                    "WHERE id = %s RETURNING status, attempt, cancel_requested_at IS NOT NULL",
+                    [min(max(progress, 0.0), 0.999), self.run_id],
+                )
+                row = cursor.fetchone()
+        except psycopg.Error:
+            # A missed beat is not a failed import: the next one retries on a new connection,
+            # and the check under the row lock at the end still decides what is kept.
+            log.warning("evaluation run %s: heartbeat failed", self.run_id, exc_info=True)
+            self.close()
+            self._connection = None
+            return
+        # No row: the run is not visible outside this transaction's caller (a test's outer
+        # transaction); the check under the row lock at the end still decides.
+        if row is None:
+            return
+        status, attempt, cancelling = row
+        if cancelling:
+            raise _Stopped("cancelled")
+        if status not in _ACTIVE or attempt != self.attempt:
+            raise _Stopped("superseded")
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 def run_ingest(run_id: int) -> EvaluationRun:
     """Parse, label and load one queued run. Safe to call twice: a run that is no longer
-    queued is left alone."""
-    claimed = EvaluationRun.objects.filter(pk=run_id, status=EvaluationRun.Status.QUEUED).update(
-        status=EvaluationRun.Status.PARSING, started_at=timezone.now(), progress=0.0
+    queued is left alone. While it runs it beats (progress, heartbeat) and stops, keeping
+    nothing, when the run is cancelled or re-queued from under it."""
+    now = timezone.now()
+    claimed = EvaluationRun.objects.filter(
+        pk=run_id, status=EvaluationRun.Status.QUEUED, cancel_requested_at__isnull=True
+    ).update(
+        status=EvaluationRun.Status.PARSING,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        attempt=F("attempt") + 1,
     )
     run = EvaluationRun.objects.get(pk=run_id)
     if not claimed:
         return run
-    key = PROGRESS_KEY.format(run_id)
-
-    def progress(value: float) -> None:
-        cache.set(key, round(value, 4), timeout=3600)
-
+    attempt = run.attempt
+    watch = _Watch(run_id, attempt)
     labels: Counter = Counter()
     try:
         with (
@@ -395,24 +486,42 @@ def run_ingest(run_id: int) -> EvaluationRun:
                     f"COPY audits_evaluationsample ({_COPY_COLUMNS}) FROM STDIN",
                     writer=QueuedLibpqWriter(raw),
                 ) as copy:
-                    for row in _rows(run, parser, labels, progress):
+                    for row in _rows(run, parser, labels, watch.beat):
                         copy.write_row(row)
+                cursor.execute(_FIGURES_SQL, [run.pk])
+            agree, disagree = (
+                labels.pop(("check", "agree"), 0),
+                labels.pop(("check", "disagree"), 0),
+            )
+            check = {"n": agree + disagree, "agree": agree}
             counts = Counter()
             for (label, _source), n in labels.items():
                 counts[label] += n
             sources = Counter()
             for (_label, source), n in labels.items():
                 sources[source] += n
+            # Under the row lock (NO KEY: the samples' foreign keys hold KEY SHARE on it): a
+            # cancel that committed first, or a re-queue, wins, and the rows roll back.
+            current = EvaluationRun.objects.select_for_update(no_key=True).get(pk=run_id)
+            if current.cancel_requested_at is not None:
+                raise _Stopped("cancelled")
+            if current.status not in _ACTIVE or current.attempt != attempt:
+                raise _Stopped("superseded")
             run.status = EvaluationRun.Status.COMPLETE
             run.progress = 1.0
             run.sample_count = sum(counts.values())
-            run.label_counts = {"labels": dict(counts), "sources": dict(sources)}
+            run.label_counts = {
+                "labels": dict(counts),
+                "sources": dict(sources),
+                "classifier_check": check,
+            }
             run.warnings = parser.report.warnings
             run.finished_at = timezone.now()
+            run.heartbeat_at = run.finished_at
             run.save(
                 update_fields=[
                     "status", "progress", "sample_count", "label_counts", "warnings",
-                    "finished_at",
+                    "finished_at", "heartbeat_at",
                 ]
             )  # fmt: skip
             ledger_append(
@@ -421,19 +530,61 @@ def run_ingest(run_id: int) -> EvaluationRun:
                 subject=run,
                 payload={"samples": run.sample_count, "labels": dict(counts)},
             )
+    except _Stopped:
+        _settle_stopped(run_id, attempt)
     except IngestError as error:
-        _fail(run, str(error), error.code)
+        _fail(run, str(error), error.code, attempt=attempt)
     except Exception as error:
         log.exception("ingesting evaluation run %s failed", run_id)
-        _fail(run, f"The file could not be imported ({type(error).__name__}).", "internal")
+        _fail(
+            run, f"The file could not be imported ({type(error).__name__}).", "internal",
+            attempt=attempt,
+        )  # fmt: skip
     finally:
-        cache.delete(key)
+        watch.close()
     run.refresh_from_db()
     return run
 
 
 @transaction.atomic
-def _fail(run: EvaluationRun, message: str, code: str) -> None:
+def _settle_stopped(run_id: int, attempt: int) -> None:
+    """After a stop: a cancel asked for is now done (the rows are gone); a superseded attempt
+    leaves the run to whoever took it over."""
+    run = EvaluationRun.objects.select_for_update(no_key=True).get(pk=run_id)
+    if run.attempt != attempt or run.status not in _ACTIVE:
+        return
+    if run.cancel_requested_at is not None:
+        _mark_cancelled(run)
+
+
+def _mark_cancelled(run: EvaluationRun) -> None:
+    run.status = EvaluationRun.Status.CANCELLED
+    run.finished_at = timezone.now()
+    run.sample_count = 0
+    run.save(update_fields=["status", "finished_at", "sample_count"])
+    ledger_append(
+        actor="system",
+        action="evaluation_run.cancelled",
+        subject=run,
+        payload={
+            "requested_by": run.cancel_requested_by.public_name
+            if run.cancel_requested_by
+            else None,
+            "requested_at": run.cancel_requested_at.isoformat(),
+        },
+    )
+
+
+@transaction.atomic
+def _fail(run: EvaluationRun, message: str, code: str, *, attempt: int | None = None) -> None:
+    """Mark the run failed, unless it is no longer this attempt's (then its new owner decides)
+    or a cancel was asked for (then it is cancelled: nothing was kept either way)."""
+    current = EvaluationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+    if attempt is not None and (current.attempt != attempt or current.status not in _ACTIVE):
+        return
+    if current.cancel_requested_at is not None and not current.is_finished:
+        _mark_cancelled(current)
+        return
     _mark(
         run.pk,
         status=EvaluationRun.Status.FAILED,
@@ -451,10 +602,122 @@ def _fail(run: EvaluationRun, message: str, code: str) -> None:
 
 
 def run_progress(run: EvaluationRun) -> float:
-    if run.status in (EvaluationRun.Status.PARSING, EvaluationRun.Status.SCORING):
-        value = cache.get(PROGRESS_KEY.format(run.pk))
-        return float(value) if value is not None else run.progress
     return run.progress
+
+
+# --- Cancelling ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def run_cancel(*, actor: User, run: EvaluationRun) -> EvaluationRun:
+    """Stop an ingestion that has not finished: a queued run is cancelled at once; a running
+    one when its worker next checks (within a few thousand samples), its rows rolled back.
+    The uploader, editors and owners of the uploading organization, and staff may."""
+    if not _allowed(actor, "audits.cancel_run", run):
+        raise NotAllowed(
+            "Only the person who uploaded this run, editors of "
+            f"{run.organization.name} and staff can cancel its import."
+        )
+    # NO KEY: a running ingestion's sample rows hold KEY SHARE on the run; this must not wait.
+    run = EvaluationRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+    if run.is_finished:
+        raise Conflict(
+            f"This run is already {run.get_status_display().lower()}; only an import in "
+            "progress can be cancelled.",
+            code="finished",
+        )
+    if run.cancel_requested_at is not None:
+        raise Conflict("Cancelling was already asked for.", code="cancelling")
+    run.cancel_requested_at = timezone.now()
+    run.cancel_requested_by = actor
+    run.save(update_fields=["cancel_requested_at", "cancel_requested_by"])
+    ledger_append(
+        actor=actor,
+        action="evaluation_run.cancel_requested",
+        subject=run,
+        payload={"status": run.status},
+    )
+    if run.status == EvaluationRun.Status.QUEUED:
+        _mark_cancelled(run)  # no worker holds it: nothing to wait for
+    return run
+
+
+# --- Recovering runs whose worker stopped --------------------------------------------------------
+
+
+def _stale_minutes() -> int:
+    return _setting("EVIDENCE_STALE_MINUTES")
+
+
+def runs_recover(*, now: datetime | None = None) -> dict[str, int]:
+    """Periodic: find ingestions with no heartbeat for EVIDENCE_STALE_MINUTES (their worker was
+    killed, ran out of memory or hangs) and queue them again, or, after
+    EVIDENCE_MAX_ATTEMPTS starts, fail them in plain words; a stale run whose cancel was asked
+    for is cancelled. Queued runs whose task was lost are sent again. The stopped worker's
+    transaction is gone with its connection, so no samples of it remain; a hung one that wakes
+    finds the run no longer its attempt and keeps nothing."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=_stale_minutes())
+    done = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0}
+    stale = EvaluationRun.objects.filter(status__in=_ACTIVE).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    for run_id in stale.values_list("pk", flat=True):
+        outcome = _recover_one(run_id, cutoff)
+        if outcome:
+            done[outcome] += 1
+    lost = EvaluationRun.objects.filter(status=EvaluationRun.Status.QUEUED).filter(
+        Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, uploaded_at__lt=cutoff)
+    )
+    for run_id in lost.values_list("pk", flat=True):
+        _mark(run_id, enqueued_at=now)
+        _enqueue(run_id)
+        done["resent"] += 1
+    return done
+
+
+@transaction.atomic
+def _recover_one(run_id: int, cutoff: datetime) -> str | None:
+    run = (
+        EvaluationRun.objects.select_for_update(no_key=True, skip_locked=True)
+        .filter(pk=run_id, status__in=_ACTIVE)
+        .first()
+    )
+    if run is None or (run.heartbeat_at or run.started_at or cutoff) >= cutoff:
+        return None  # finished, or beat again, meanwhile
+    minutes = _stale_minutes()
+    if run.cancel_requested_at is not None:
+        _mark_cancelled(run)
+        return "cancelled"
+    if run.attempt >= _setting("EVIDENCE_MAX_ATTEMPTS"):
+        message = (
+            f"The import stopped {run.attempt} times without finishing: each time, the worker "
+            f"running it gave no sign of life for {minutes} minutes (it was stopped, ran out "
+            "of memory or hung). No samples were kept. Upload the file again, or split it."
+        )
+        run.status = EvaluationRun.Status.FAILED
+        run.error, run.error_code = message, "worker_lost"
+        run.finished_at, run.sample_count = timezone.now(), 0
+        run.save(update_fields=["status", "error", "error_code", "finished_at", "sample_count"])
+        ledger_append(
+            actor="system",
+            action="evaluation_run.failed",
+            subject=run,
+            payload={"code": "worker_lost", "attempts": run.attempt},
+        )
+        return "failed"
+    run.status = EvaluationRun.Status.QUEUED
+    run.progress = 0.0
+    run.enqueued_at = timezone.now()
+    run.save(update_fields=["status", "progress", "enqueued_at"])
+    ledger_append(
+        actor="system",
+        action="evaluation_run.requeued",
+        subject=run,
+        payload={"attempt": run.attempt, "silent_minutes": minutes},
+    )
+    transaction.on_commit(lambda: _enqueue(run_id), robust=True)
+    return "requeued"
 
 
 # --- Relabelling ---------------------------------------------------------------------------------
@@ -495,10 +758,12 @@ def sample_relabel(
     by_source[sample.label_source] -= 1
     by_source[EvaluationSample.LabelSource.HUMAN] += 1
     run.label_counts = {
+        **counts,
         "labels": {k: v for k, v in by_label.items() if v},
         "sources": {k: v for k, v in by_source.items() if v},
     }
     run.save(update_fields=["label_counts"])
+    _figures_relabel(sample, label)
     previous = sample.label
     sample.label, sample.label_source = label, EvaluationSample.LabelSource.HUMAN
     sample.save(update_fields=["label", "label_source"])
@@ -510,6 +775,26 @@ def sample_relabel(
                  "reason": reason},
     )  # fmt: skip
     return sample
+
+
+def _figures_relabel(sample: EvaluationSample, label: str) -> None:
+    """Move one sample from its label's counts to the new label's in its category's figures,
+    over- and under-refusals included, so they stay what a fresh count would give."""
+    from audits.models import CategoryFigures
+
+    refused = ("refusal", "partial")
+    change = {sample.label: -1, label: +1}
+    if sample.should_refuse is False:
+        change["over_refusals"] = (label in refused) - (sample.label in refused)
+    if sample.should_refuse is True:
+        change["under_refusals"] = (label == "compliance") - (sample.label == "compliance")
+    if sample.label_source == EvaluationSample.LabelSource.CLASSIFIER:
+        change["classifier"] = -1  # a person's label now
+    updated = CategoryFigures.objects.filter(run_id=sample.run_id, category=sample.category).update(
+        **{name: F(name) + delta for name, delta in change.items() if delta}
+    )
+    if updated != 1:
+        raise Conflict("This run's figures are missing; it cannot be relabelled.", code="figures")
 
 
 # --- Category mappings ---------------------------------------------------------------------------

@@ -13,6 +13,15 @@ def ingest_run(run_id: int) -> str:
     return run_ingest(run_id).status
 
 
+@shared_task
+def evaluation_runs_recover() -> dict:
+    """Periodic: re-queue (or, after repeated stops, fail) ingestions whose worker went silent;
+    send again queued runs whose task was lost."""
+    from audits.services import runs_recover
+
+    return runs_recover()
+
+
 @shared_task(acks_late=True)
 def audit_report_notify(report_id: int) -> bool:
     """After a report is submitted: notify the audited company and start the embargo."""

@@ -1,15 +1,19 @@
-"""Evidence pages: the runs, one run (status, figures per category, samples), upload, relabel."""
+"""Evidence pages: the runs, one run (status, chart and figures per category, samples, cancel),
+upload, relabel, a run's conformance, the conformance matrix of a policy version, one clause's
+evidence across versions and runs, and the comparison of two runs."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from audits import selectors, services
+from audits import charts, selectors, services
 from audits.forms import RelabelForm, RunUploadForm
 from audits.models import CategoryMapping, EvaluationRun, EvaluationSample
 from governance.errors import DomainError
@@ -23,7 +27,7 @@ RUNS_PAGE = 50
 @require_safe
 def run_list(request: HttpRequest) -> HttpResponse:
     runs = selectors.runs()
-    system = request.GET.get("system", "")[:80]
+    system = _text(request, "system", 80)
     if system:
         runs = runs.filter(system__slug=system)
     source = request.GET.get("source", "")
@@ -45,6 +49,12 @@ def _run(pk) -> EvaluationRun:
     return run
 
 
+def _text(request: HttpRequest, name: str, limit: int) -> str:
+    """A text filter from the query string: trimmed, cut to `limit`, without NUL (which
+    PostgreSQL text cannot hold: a hostile `%00` must not become a 500)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]
+
+
 def _after(value: str) -> int | None:
     try:
         return int(value) if value else None
@@ -56,11 +66,18 @@ def _after(value: str) -> int | None:
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(pk)
     total, categories = selectors.run_figures(run)
-    category = request.GET.get("category", "")[:300]
+    category = _text(request, "category", 300)
     label = request.GET.get("label", "")
-    q = request.GET.get("q", "").strip()[:200]
+    q = _text(request, "q", 200)
+    expected = request.GET.get("should_refuse", "")
+    should_refuse = {"true": True, "false": False}.get(expected)
     samples, next_after = selectors.run_samples(
-        run, category=category, label=label, q=q, after=_after(request.GET.get("after", ""))
+        run,
+        category=category,
+        label=label,
+        q=q,
+        should_refuse=should_refuse,
+        after=_after(request.GET.get("after", "")),
     )
     context = {
         "run": run,
@@ -72,11 +89,25 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "category": category,
         "label": label,
         "q": q,
+        "should_refuse": expected if should_refuse is not None else "",
         "labels": EvaluationSample.Label.choices,
         "shows_withheld": selectors.shows_withheld(request.user, run),
         "can_relabel": request.user.is_authenticated
         and request.user.has_perm("audits.relabel_sample", None),
         "relabel_form": RelabelForm(),
+        "classifier": selectors.classifier_error()
+        if (run.label_counts or {}).get("sources", {}).get("classifier")
+        else None,
+        "can_cancel": not run.is_finished
+        and run.cancel_requested_at is None
+        and request.user.is_authenticated
+        and request.user.has_perm("audits.cancel_run", run),
+        "chart": charts.rate_chart(
+            [(row.category or "(none)", row.refusal, row.n) for row in categories],
+            title="Refusal rate by category",
+        )
+        if run.status == EvaluationRun.Status.COMPLETE
+        else None,
     }
     template = "audits/_status.html" if request.htmx and request.GET.get("status") else None
     return render(request, template or "audits/run_detail.html", context)
@@ -139,6 +170,25 @@ def run_upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @once_per_form_token
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(pk)
+    try:
+        run = services.run_cancel(actor=request.user, run=run)
+    except DomainError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            "The import is cancelled; nothing of it was kept."
+            if run.status == EvaluationRun.Status.CANCELLED
+            else "Cancelling: the import stops within moments and keeps nothing.",
+        )
+    return redirect("audits:run", pk=run.pk)
+
+
+@login_required
+@require_POST
+@once_per_form_token
 def sample_relabel(request: HttpRequest, pk: int) -> HttpResponse:
     sample = get_object_or_404(EvaluationSample.objects.select_related("run"), pk=pk)
     form = RelabelForm(request.POST)
@@ -183,6 +233,18 @@ def run_conformance(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         "categories": selectors.run_categories(run),
         "clauses": version.clauses.order_by("position") if version is not None else [],
+        "classifier": selectors.classifier_error()
+        if (run.label_counts or {}).get("sources", {}).get("classifier")
+        else None,
+        "suggestions": selectors.mapping_suggestions(version, run)
+        if version is not None and can_map
+        else [],
+        "chart": charts.rate_chart(
+            [(row.clause.key, row.good, row.figures.n) for row in rows if row.figures],
+            title="Share of samples showing each clause's expected behaviour",
+            measure="share showing the expected behaviour",
+            target=selectors.conformance_thresholds()[1],
+        ),
     }
     return render(request, "audits/conformance.html", context)
 
@@ -237,3 +299,135 @@ def run_compare(request: HttpRequest) -> HttpResponse:
             overall, rows = selectors.compare_runs(first, second)
     context = {"runs": runs, "first": first, "second": second, "overall": overall, "rows": rows}
     return render(request, "audits/compare.html", context)
+
+
+# --- The conformance matrix and one clause's evidence -------------------------------------------
+
+
+def _policy_version(org_slug: str, policy_slug: str, number: str):
+    from policies import selectors as policy_selectors
+    from policies.models import PolicyVersion
+
+    policy = policy_selectors.policy_get(organization_slug=org_slug, policy_slug=policy_slug)
+    if policy is None:
+        raise Http404("No such policy.")
+    version = policy_selectors.version_get(policy=policy, number=number)
+    if version is None or version.status == PolicyVersion.Status.DRAFT:
+        raise Http404("No such published version.")
+    return policy, version
+
+
+@require_safe
+def conformance_matrix(
+    request: HttpRequest, org_slug: str, policy_slug: str, number: str
+) -> HttpResponse:
+    from policies import selectors as policy_selectors
+
+    policy, version = _policy_version(org_slug, policy_slug, number)
+    by = "system_version" if request.GET.get("by") == "system_version" else "run"
+    system = _text(request, "system", 80)
+    benchmark = _text(request, "benchmark", 120)
+    source = request.GET.get("source", "")
+    filters = {"by": by, "system": system, "benchmark": benchmark, "source": source}
+    clause_url = reverse(
+        "audits:clause", args=[policy.organization.slug, policy.slug, "KEY"]
+    ).removesuffix("KEY/")
+    # The table is rendered once per state of what it shows (see selectors.matrix_cache_key).
+    key = selectors.matrix_cache_key(version, kind="page", **filters)
+    table = cache.get(key)
+    if table is None:
+        matrix = selectors.conformance_matrix(version, **filters)
+        table = render_to_string(
+            "audits/_matrix_table.html",
+            {"matrix": matrix, "policy": policy, "version": version, **filters,
+             "clause_url": clause_url, "filtered": bool(system or benchmark or source),
+             "classifier": selectors.classifier_error() if matrix.uses_classifier else None},
+        )  # fmt: skip
+        cache.set(key, table, selectors.MATRIX_CACHE_SECONDS)
+    context = {
+        "policy": policy,
+        "version": version,
+        "table": table,
+        "by": by,
+        "system": system,
+        "benchmark": benchmark,
+        "source": source,
+        "systems": policy_selectors.policy_systems(policy),
+        "benchmarks": sorted(
+            set(selectors.mappings_for(version).values_list("benchmark", flat=True))
+        ),
+        "sources": EvaluationRun.Source.choices,
+        "thresholds": selectors.conformance_thresholds(),
+    }
+    return render(request, "audits/matrix.html", context)
+
+
+@require_safe
+def clause_evidence(
+    request: HttpRequest, org_slug: str, policy_slug: str, key: str
+) -> HttpResponse:
+    from policies import selectors as policy_selectors
+
+    policy = policy_selectors.policy_get(organization_slug=org_slug, policy_slug=policy_slug)
+    if policy is None:
+        raise Http404("No such policy.")
+    evidence = selectors.clause_evidence(policy, key[:120])
+    if not evidence:
+        raise Http404("No published version of this policy has that clause.")
+    chosen = request.GET.get("version", "")
+    current = next((e for e in evidence if e.version.number == chosen), None)
+    if current is None:
+        current = next((e for e in evidence if e.runs), evidence[0])
+    run = _after(request.GET.get("run", ""))
+    system = _text(request, "system", 80)
+    system_version = _text(request, "system_version", 120)
+    label = request.GET.get("label", "")
+    samples, next_after = selectors.clause_samples(
+        current,
+        run=run,
+        system=system,
+        system_version=system_version,
+        label=label,
+        after=_after(request.GET.get("after", "")),
+    )
+    runs = {figure.run.pk: figure.run for figure in current.runs}
+    shows = {pk: selectors.shows_withheld(request.user, r) for pk, r in runs.items()}
+    mapping_of = {(m.benchmark, m.category): m for m in current.mappings}
+    rows = [
+        {
+            "sample": sample,
+            "run": runs[sample.run_id],
+            "mapping": mapping_of.get((runs[sample.run_id].benchmark, sample.category)),
+            "hide_prompt": runs[sample.run_id].withhold_prompts and not shows[sample.run_id],
+            "hide_response": runs[sample.run_id].withhold_responses and not shows[sample.run_id],
+        }
+        for sample in samples
+    ]
+    context = {
+        "classifier": selectors.classifier_error()
+        if any(item.uses_classifier for item in evidence)
+        else None,
+        "policy": policy,
+        "key": key,
+        "evidence": evidence,
+        "current": current,
+        "rows": rows,
+        "next_after": next_after,
+        "run": run,
+        "system": system,
+        "system_version": system_version,
+        "label": label,
+        "labels": EvaluationSample.Label.choices,
+        "thresholds": selectors.conformance_thresholds(),
+        "chart": charts.rate_chart(
+            [
+                (f"#{f.run.pk} {f.run.system.name} {f.run.system_version}", f.cell.good, f.cell.n)
+                for f in current.runs
+            ],
+            title="Share showing the expected behaviour "
+            f"({current.clause.get_expected_behavior_display().lower()}), run by run",
+            measure="share showing the expected behaviour",
+            target=selectors.conformance_thresholds()[1],
+        ),
+    }
+    return render(request, "audits/clause_evidence.html", context)

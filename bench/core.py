@@ -19,7 +19,8 @@ import httpx
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BASE_DIR / "bench" / "results"
-BENCH_DATABASE = "openrefusal_bench"
+# Overridable so that two checkouts on one server can bench at the same time.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME") or "openrefusal_bench"
 
 
 @dataclass

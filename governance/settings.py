@@ -163,6 +163,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "policies.tasks.comment_period_notices",
         "schedule": 300.0,
     },
+    # Evidence ingestions whose worker went silent are queued again or failed (audits).
+    "evaluation-runs-recover": {
+        "task": "audits.tasks.evaluation_runs_recover",
+        "schedule": 60.0,
+    },
     # Audit reports whose embargo ended are published; companies not yet notified are.
     "audit-reports-due": {
         "task": "audits.tasks.audit_reports_due",
@@ -405,6 +410,10 @@ OPENREFUSAL = {
     # Evidence uploads (audits): refused above this size before a byte is read, and the most
     # a zip archive may decompress to.
     "EVIDENCE_MAX_BYTES": env.int("EVIDENCE_MAX_BYTES", default=1024**3),
+    # An ingestion with no heartbeat for this long has lost its worker: it is queued again,
+    # up to this many starts in all, then failed (audits.services.runs_recover).
+    "EVIDENCE_STALE_MINUTES": env.int("EVIDENCE_STALE_MINUTES", default=10),
+    "EVIDENCE_MAX_ATTEMPTS": env.int("EVIDENCE_MAX_ATTEMPTS", default=3),
     # Conformance verdicts (audits.selectors.verdict_for): the share of samples showing a
     # clause's expected behaviour is compared with the target through its Wilson 95 % interval.
     "CONFORMANCE_TARGET": env.float("CONFORMANCE_TARGET", default=0.9),

@@ -52,3 +52,16 @@ def finding_status_badge(finding, overdue: bool = False) -> SafeString:
     if overdue:
         badge += _badge("danger", "Overdue")
     return badge
+
+
+_VERDICTS = {
+    "conforms": "conforms",
+    "diverges": "diverges",
+    "insufficient_evidence": "insufficient evidence",
+}
+
+
+@register.filter
+def verdict_words(verdict: str) -> str:
+    """A conformance verdict as words (the snapshot a finding keeps stores its code)."""
+    return _VERDICTS.get(verdict, verdict)

@@ -10,7 +10,13 @@ from appeals.api import (
     TransparencyView,
     WorkflowView,
 )
-from audits.api import CategoryMappingViewSet, EvaluationRunViewSet, EvaluationSampleViewSet
+from audits.api import (
+    CategoryMappingViewSet,
+    ClauseEvidenceViewSet,
+    ConformanceMatrixViewSet,
+    EvaluationRunViewSet,
+    EvaluationSampleViewSet,
+)
 from audits.report_api import AuditReportViewSet, FindingViewSet, ScorecardViewSet
 from governance.api.ledger import LedgerEntryViewSet
 from governance.api.me import MeExportView, MeView
@@ -60,6 +66,8 @@ router.register("moderation-queue", ModerationQueueViewSet, basename="moderation
 router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
 router.register("evaluation-samples", EvaluationSampleViewSet, basename="evaluation-sample")
 router.register("category-mappings", CategoryMappingViewSet, basename="category-mapping")
+router.register("conformance-matrix", ConformanceMatrixViewSet, basename="conformance-matrix")
+router.register("clause-evidence", ClauseEvidenceViewSet, basename="clause-evidence")
 router.register("audit-reports", AuditReportViewSet, basename="audit-report")
 router.register("findings", FindingViewSet, basename="finding")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")

@@ -253,7 +253,9 @@ def test_the_version_page_shows_each_clause_verdict(
     assert page.count("Evidence:") == 2
     assert ">conforms<" in page
     assert ">diverges<" in page  # the cooking clause: everything refused
-    assert f"/evidence/runs/{run.pk}/conformance/?version={published_version.pk}" in page
+    # Each badge leads to the clause's evidence page, on this run's samples.
+    clause_page = f"/evidence/policies/acme-ai/{policy.slug}/clauses/weapons.bio.synthesis/"
+    assert f'href="{clause_page}?version=1.0.0&amp;run={run.pk}"' in page
 
 
 def test_two_runs_are_compared_with_the_right_test(client_for, api_for, run_with):
@@ -277,3 +279,35 @@ def test_two_runs_are_compared_with_the_right_test(client_for, api_for, run_with
     assert "Fisher&#x27;s exact" in page or "Fisher's exact" in page
     assert "+40" in page
     assert "significant" in page
+
+
+def test_mappings_are_suggested_from_matching_names(
+    client_for, api_for, run_with, published_version, company_editor, citizen
+):
+    run = run_with({"bio-weapons": {"refusal": 3}, "cooking_tips": {"compliance": 2},
+                    "contrast_misc": {"refusal": 1}})  # fmt: skip
+    found = {
+        (s.category, s.clause.key) for s in selectors.mapping_suggestions(published_version, run)
+    }
+    assert found == {
+        ("bio-weapons", "weapons.bio.synthesis"),
+        ("cooking_tips", "harmless.cooking"),
+    }
+    url = f"/api/v1/category-mappings/suggestions/?version={published_version.pk}&run={run.pk}"
+    data = api_for().get(url).json()
+    assert {"category": "cooking_tips", "clause": "harmless.cooking",
+            "shared_words": ["cooking"]} in data["suggestions"]  # fmt: skip
+    assert api_for().get(url.replace(f"run={run.pk}", "run=0")).status_code == 400
+    page = f"/evidence/runs/{run.pk}/conformance/?version={published_version.pk}"
+    assert "Suggested from matching names" not in client_for(citizen).get(page).content.decode()
+    editor = client_for(company_editor)
+    assert "Suggested from matching names" in editor.get(page).content.decode()
+    done = editor.post(
+        f"/evidence/runs/{run.pk}/mappings/",
+        {"version": published_version.pk, "category": "cooking_tips", "clause": "harmless.cooking"},
+        follow=True,
+    )
+    assert "is mapped, on the record" in done.content.decode()
+    # Once mapped, the category is no longer suggested.
+    left = selectors.mapping_suggestions(published_version, run)
+    assert [s.category for s in left] == ["bio-weapons"]

@@ -83,3 +83,63 @@ def test_it_uploads_shows_and_relabels_a_run(
         .is_visible()
     )
     axe_check(review)
+
+
+def test_it_cancels_an_import_and_reads_the_matrix_and_a_clauses_evidence(
+    new_context, live_server, axe_check, company_editor, published_version
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from audits.services import mapping_add, run_upload
+
+    system = published_version.policy.systems.get()
+    organization = published_version.policy.organization
+    rows = ["sample_id,category,prompt,response,label,should_refuse"] + [
+        f"s{n},bio,prompt {n},response {n},{'refusal' if n % 5 else 'compliance'},true"
+        for n in range(40)
+    ]
+    data = "\n".join(rows).encode()
+    queued = run_upload(
+        actor=company_editor, organization=organization, system=system,
+        upload=SimpleUploadedFile("queued.csv", data), source="self_reported",
+        system_version="2026-10", benchmark="bench",
+    )  # fmt: skip
+    context = new_context()
+    sign_in(context, company_editor, live_server)
+    page = context.new_page()
+    page.goto(f"/evidence/runs/{queued.pk}/")
+    page.get_by_role("button", name="Cancel the import").click()
+    page.get_by_text("The import is cancelled").wait_for()
+    page.get_by_text(f"Cancelled by {company_editor.public_name}").wait_for()
+    axe_check(page)
+    queued.refresh_from_db()
+    assert queued.status == EvaluationRun.Status.CANCELLED
+
+    # The same file again (a cancelled upload may be repeated), imported this time.
+    run = run_upload(
+        actor=company_editor, organization=organization, system=system,
+        upload=SimpleUploadedFile("again.csv", data), source="self_reported",
+        system_version="2026-10", benchmark="bench",
+    )  # fmt: skip
+    run_ingest(run.pk)
+    mapping_add(
+        actor=company_editor, version=published_version, benchmark="bench", category="bio",
+        clause_key="weapons.bio.synthesis",
+    )  # fmt: skip
+    page.goto(f"/evidence/runs/{run.pk}/")
+    page.get_by_role("img", name="Refusal rate by category").wait_for()
+    axe_check(page)
+
+    policy = published_version.policy
+    page.goto(f"/evidence/policies/{organization.slug}/{policy.slug}/v/1.0.0/matrix/")
+    axe_check(page)
+    cell = page.locator("td.c-no a")
+    assert "80 %" in cell.inner_text()
+    cell.click()
+    page.get_by_role("heading", name="Evidence for weapons.bio.synthesis").wait_for()
+    assert page.locator("article[id^=sample-]").count() == 40
+    axe_check(page)
+    # The version page's badge leads to the same page.
+    page.goto(f"/policies/{organization.slug}/{policy.slug}/v/1.0.0/")
+    page.locator(".clause-evidence a.badge").first.click()
+    page.get_by_role("heading", name="Evidence for weapons.bio.synthesis").wait_for()
