@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "governance.tasks.webhook_deliveries_due",
         "schedule": 300.0,
     },
+    # Appeals: passed deadlines notified once, escalation windows closed, citations settled.
+    "appeal-deadlines-due": {
+        "task": "appeals.tasks.appeal_deadlines_due",
+        "schedule": 300.0,
+    },
     # A safety net: posting already schedules the pass after each commit.
     "cluster-pending-comments": {
         "task": "policies.tasks.comments_cluster_pending",
@@ -281,6 +286,9 @@ SPECTACULAR_SETTINGS = {
         "CommentClusterKindEnum": "policies.models.comments.CommentCluster.Kind",
         "OrganizationKindEnum": "governance.models.organizations.Organization.Kind",
         "PolicyVersionStatusEnum": "policies.models.PolicyVersion.Status",
+        "AppealStatusEnum": "appeals.models.Status",
+        "AppealKindEnum": "appeals.models.Kind",
+        "AppealRejectionReasonEnum": "appeals.models.RejectionReason",
     },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (
@@ -459,8 +467,22 @@ OPENREFUSAL = {
         "write:moderation": env.str("THROTTLE_SCOPE_WRITE_MODERATION", default="120/minute"),
         "write:evidence": env.str("THROTTLE_SCOPE_WRITE_EVIDENCE", default="30/minute"),
         "write:audits": env.str("THROTTLE_SCOPE_WRITE_AUDITS", default="60/minute"),
+        "write:appeals": env.str("THROTTLE_SCOPE_WRITE_APPEALS", default="60/minute"),
         "write:webhooks": env.str("THROTTLE_SCOPE_WRITE_WEBHOOKS", default="60/minute"),
     },
     # Bulk dumps: how many nightly dumps stay downloadable.
     "DUMP_KEEP": env.int("DUMP_KEEP", default=7),
+    # Appeals (appeals.workflow): days to acknowledge and to decide (from submission), for the
+    # filer to escalate (from the decision), for the panel (from escalation), to implement a
+    # panel's decision and to answer a recommendation. needs_info stops the clock.
+    "APPEAL_ACK_DAYS": env.int("APPEAL_ACK_DAYS", default=7),
+    "APPEAL_DECISION_DAYS": env.int("APPEAL_DECISION_DAYS", default=30),
+    "APPEAL_ESCALATION_DAYS": env.int("APPEAL_ESCALATION_DAYS", default=30),
+    "APPEAL_PANEL_DAYS": env.int("APPEAL_PANEL_DAYS", default=90),
+    "APPEAL_IMPLEMENT_DAYS": env.int("APPEAL_IMPLEMENT_DAYS", default=30),
+    "APPEAL_RECOMMENDATION_ANSWER_DAYS": env.int("APPEAL_RECOMMENDATION_ANSWER_DAYS", default=30),
+    "APPEAL_PANEL_MIN": env.int("APPEAL_PANEL_MIN", default=3),
+    # A transcript (pasted, or read from an uploaded JSON chat export of at most this size).
+    "APPEAL_TRANSCRIPT_MAX_CHARS": env.int("APPEAL_TRANSCRIPT_MAX_CHARS", default=100_000),
+    "APPEAL_EXPORT_MAX_BYTES": env.int("APPEAL_EXPORT_MAX_BYTES", default=1024**2),
 }

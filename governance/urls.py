@@ -50,6 +50,7 @@ urlpatterns = [
     path("policies/", include("policies.urls", namespace="policies")),
     path("evidence/", include("audits.urls", namespace="audits")),
     path("audits/", include("audits.report_urls", namespace="reports")),
+    path("appeals/", include("appeals.urls", namespace="appeals")),
     path("", home, name="home"),
     path("healthz", health, name="healthz"),
 ]

@@ -3,6 +3,13 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from appeals.api import (
+    AppealViewSet,
+    PublicDecisionViewSet,
+    RecommendationViewSet,
+    TransparencyView,
+    WorkflowView,
+)
 from audits.api import (
     CategoryMappingViewSet,
     ClauseEvidenceViewSet,
@@ -69,11 +76,20 @@ router.register("clause-evidence", ClauseEvidenceViewSet, basename="clause-evide
 router.register("audit-reports", AuditReportViewSet, basename="audit-report")
 router.register("findings", FindingViewSet, basename="finding")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
+router.register("appeals", AppealViewSet, basename="appeal")
+router.register("appeal-decisions", PublicDecisionViewSet, basename="appeal-decision")
+router.register("recommendations", RecommendationViewSet, basename="recommendation")
 
 urlpatterns = [
     path("changes/", ChangeFeedView.as_view(), name="changes"),
     path("me/", MeView.as_view(), name="me"),
     path("me/export/", MeExportView.as_view(), name="me-export"),
+    path("appeal-workflow/", WorkflowView.as_view(), name="appeal-workflow"),
+    path(
+        "transparency-reports/<slug:company>/",
+        TransparencyView.as_view(),
+        name="transparency-report",
+    ),
     *router.urls,
 ]
 _ = path

@@ -26,6 +26,10 @@ class ApiToken(models.Model):
             "write:audits",
             "File audit reports and findings; answer them for your company",
         )
+        WRITE_APPEALS = (
+            "write:appeals",
+            "File and follow appeals; review, decide and answer them for your company or panel",
+        )
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"

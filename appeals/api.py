@@ -1,0 +1,737 @@
+"""`/api/v1/appeals/` and friends: filing (with a redaction preview to confirm), each move of
+the workflow table (`POST /appeals/{id}/actions/{action}/`, the allowed ones listed on every
+appeal), published decisions, recommendations and answers, transparency figures and the table.
+
+Reading an appeal needs `appeals.view_appeal` (others get a 404); its raw transcript appears
+only for the filer, the company's reviewers and the seated panel. Writes need `write:appeals`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import django_filters
+from django.conf import settings
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from appeals import selectors, services, workflow
+from appeals.models import (
+    Appeal,
+    AppealEvent,
+    Decision,
+    Kind,
+    Outcome,
+    Recommendation,
+    RejectionReason,
+    Status,
+    TransparencyReport,
+)
+from appeals.rules import Viewer, raw_for, roles_for
+from appeals.transcripts import transcript_from_export
+from governance.errors import Invalid
+from governance.models import AISystem, ApiToken, Organization, User
+from policies.models import PolicyVersion
+
+WRITE_APPEALS = ApiToken.Scope.WRITE_APPEALS.value
+WRITES = dict.fromkeys(("POST", "PUT", "PATCH", "DELETE"), WRITE_APPEALS)
+TAGS = ["Appeals"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppealEvent
+        fields = ["action", "from_status", "to_status", "role", "actor", "note", "at"]
+        read_only_fields = fields
+
+    def get_actor(self, event) -> str | None:
+        # The filer is not named, even to the company: the role says enough.
+        if event.role in ("filer", "system") or event.actor is None:
+            return None
+        return event.actor.public_name
+
+
+class RecommendationSerializer(serializers.ModelSerializer):
+    appeal = serializers.IntegerField(source="decision.appeal_id", read_only=True)
+    company = serializers.CharField(source="decision.appeal.organization.slug", read_only=True)
+    implemented = serializers.SerializerMethodField()
+    answer_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recommendation
+        fields = [
+            "id",
+            "decision",
+            "appeal",
+            "company",
+            "policy",
+            "clause_key",
+            "text",
+            "priority",
+            "target_date",
+            "created_at",
+            "answer_due_at",
+            "answer",
+            "answer_text",
+            "answered_at",
+            "answer_overdue",
+            "implemented",
+            "implemented_version",
+            "implemented_at",
+        ]
+        read_only_fields = fields
+
+    def get_implemented(self, rec) -> bool:
+        return rec.implemented_version_id is not None
+
+    def get_answer_overdue(self, rec) -> bool:
+        return not rec.answer and rec.answer_due_at < timezone.now()
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.public_name", read_only=True)
+    recommendations = RecommendationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "by",
+            "summary",
+            "outcome",
+            "clause_key",
+            "rationale",
+            "facts",
+            "automation_used",
+            "automation_note",
+            "further_redress",
+            "decided_by",
+            "votes_for",
+            "votes_against",
+            "dissent",
+            "decided_at",
+            "recommendations",
+        ]
+        read_only_fields = fields
+
+
+class PublicDecisionSerializer(serializers.ModelSerializer):
+    """A published decision: with the filer's consent, the reasons and the redacted transcript;
+    without it, the outcome and the clause alone."""
+
+    appeal = serializers.IntegerField(source="appeal_id", read_only=True)
+    company = serializers.CharField(source="appeal.organization.slug", read_only=True)
+    system = serializers.CharField(source="appeal.system.slug", read_only=True)
+    policy_version = serializers.IntegerField(source="appeal.version_id", read_only=True)
+    kind = serializers.CharField(source="appeal.kind", read_only=True)
+    consented = serializers.BooleanField(source="appeal.consent_to_publish", read_only=True)
+    details = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "appeal",
+            "company",
+            "system",
+            "policy_version",
+            "kind",
+            "by",
+            "summary",
+            "outcome",
+            "clause_key",
+            "votes_for",
+            "votes_against",
+            "decided_at",
+            "consented",
+            "details",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def get_details(self, decision) -> dict | None:
+        if not decision.appeal.consent_to_publish:
+            return None
+        return {
+            "rationale": decision.rationale,
+            "facts": decision.facts,
+            "automation_used": decision.automation_used,
+            "automation_note": decision.automation_note,
+            "further_redress": decision.further_redress,
+            "dissent": decision.dissent,
+            "transcript_redacted": decision.appeal.transcript_redacted,
+            "recommendations": [r.pk for r in decision.recommendations.all()],
+        }
+
+    def get_url(self, decision) -> str:
+        return reverse("appeals:decision", args=[decision.pk])
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    company = serializers.CharField(source="organization.slug", read_only=True)
+    system = serializers.CharField(source="system.slug", read_only=True)
+    policy_version = serializers.IntegerField(source="version_id", read_only=True)
+    clause = serializers.CharField(source="clause_key", read_only=True)
+    transcript_raw = serializers.SerializerMethodField()
+    deadlines = serializers.SerializerMethodField()
+    overdue = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+    events = EventSerializer(many=True, read_only=True)
+    decisions = DecisionSerializer(many=True, read_only=True)
+    panel = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Appeal
+        fields = [
+            "id",
+            "company",
+            "system",
+            "system_version",
+            "policy_version",
+            "clause",
+            "kind",
+            "status",
+            "rejection_reason",
+            "transcript_redacted",
+            "transcript_raw",
+            "redaction_counts",
+            "requested_outcome",
+            "occurred_at",
+            "consent_to_publish",
+            "submitted_at",
+            "acknowledged_at",
+            "decided_at",
+            "escalated_at",
+            "panel_decided_at",
+            "closed_at",
+            "deadlines",
+            "overdue",
+            "paused_seconds",
+            "allowed_actions",
+            "events",
+            "decisions",
+            "panel",
+            "url",
+        ]
+        read_only_fields = fields
+
+    def _viewer(self) -> Viewer:
+        viewer = self.context.get("viewer")
+        if viewer is None:
+            request = self.context.get("request")
+            viewer = self.context["viewer"] = Viewer.of(getattr(request, "user", None))
+        return viewer
+
+    def get_transcript_raw(self, appeal) -> str | None:
+        """Only for the filer, the company's reviewers and the seated panel."""
+        return appeal.transcript_raw if raw_for(self._viewer(), appeal) else None
+
+    def get_deadlines(self, appeal) -> dict:
+        return {
+            d.name: getattr(appeal, d.field).isoformat() if getattr(appeal, d.field) else None
+            for d in workflow.DEADLINES.values()
+        }
+
+    def get_overdue(self, appeal) -> bool:
+        return workflow.is_overdue(appeal, timezone.now())
+
+    def get_allowed_actions(self, appeal) -> list[str]:
+        return workflow.actions_for(appeal.status, roles_for(self._viewer(), appeal))
+
+    def get_panel(self, appeal) -> list[dict]:
+        # Votes stay among the panel until it decides; then the decision records them.
+        roles = roles_for(self._viewer(), appeal)
+        shows_votes = appeal.status != Status.PANEL_REVIEW or bool(roles & {"panel", "panel_admin"})
+        return [
+            {
+                "panelist": seat.panelist.public_name,
+                "panel": seat.panel.slug,
+                "vote": seat.vote if shows_votes else None,
+                "voted": bool(seat.vote),
+            }
+            for seat in appeal.panel_seats.all()
+        ]
+
+    def get_url(self, appeal) -> str:
+        return reverse("appeals:detail", args=[appeal.pk])
+
+
+class AppealCreateSerializer(serializers.Serializer):
+    system = serializers.PrimaryKeyRelatedField(
+        queryset=AISystem.objects.select_related("organization"),
+        help_text="The AI system's id (`/api/v1/systems/`).",
+    )
+    system_version = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    policy_version = serializers.PrimaryKeyRelatedField(
+        queryset=PolicyVersion.objects.select_related("policy__organization"),
+        help_text="The policy version in force when it happened.",
+    )
+    clause = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="The clause key; leave empty or null if you do not know which clause applies.",
+    )
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    transcript = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The conversation as text.",
+    )
+    chat_export = serializers.JSONField(
+        required=False, help_text="Or: a chat export (a list of {role, content} messages)."
+    )
+    names = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=50,
+        help_text="Names to redact.",
+    )
+    redacted_transcript = serializers.CharField(
+        trim_whitespace=False,
+        help_text="The redacted text from `POST /appeals/redaction-preview/`, as you confirmed "
+        "it: the appeal is filed only if redaction gives exactly this.",
+    )
+    requested_outcome = serializers.CharField(max_length=5000)
+    occurred_at = serializers.DateTimeField()
+    consent_to_publish = serializers.BooleanField()
+
+    def validate(self, attrs):
+        if attrs.get("chat_export") is not None:
+            limit = settings.OPENREFUSAL["APPEAL_EXPORT_MAX_BYTES"]
+            data = json.dumps(attrs["chat_export"]).encode()
+            try:
+                attrs["transcript"] = transcript_from_export(data, max_bytes=limit)
+            except Invalid as error:
+                raise serializers.ValidationError({"chat_export": [error.message]}) from error
+        if not (attrs.get("transcript") or "").strip():
+            raise serializers.ValidationError(
+                {"transcript": ["Send the conversation as `transcript` or `chat_export`."]}
+            )
+        return attrs
+
+
+class PreviewSerializer(serializers.Serializer):
+    transcript = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    chat_export = serializers.JSONField(required=False)
+    names = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=50
+    )
+
+    validate = AppealCreateSerializer.validate
+
+
+class PreviewResultSerializer(serializers.Serializer):
+    redacted = serializers.CharField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    names = serializers.ListField(child=serializers.CharField())
+
+
+class RecommendationInSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=10_000)
+    priority = serializers.ChoiceField(choices=Recommendation.Priority.choices)
+    target_date = serializers.DateField()
+    clause_key = serializers.CharField(max_length=120, required=False)
+
+
+class ActionSerializer(serializers.Serializer):
+    """The fields each action takes (see the workflow table); the others are ignored."""
+
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20_000,
+        help_text="A note; the question (request_info), the answer "
+        "(provide_info), the reason (escalate, reject_out_of_scope) or "
+        "how it was implemented (implement).",
+    )
+    reason = serializers.ChoiceField(
+        choices=RejectionReason.choices, required=False, help_text="reject_out_of_scope only."
+    )
+    outcome = serializers.ChoiceField(
+        choices=Outcome.choices, required=False, help_text="decide, summary_decision, panel_vote."
+    )
+    clause = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=120,
+        help_text="The clause relied on (decisions).",
+    )
+    rationale = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    facts = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    automation_used = serializers.BooleanField(required=False, allow_null=True, default=None)
+    automation_note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    further_redress = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    panel = serializers.SlugRelatedField(
+        slug_field="slug",
+        required=False,
+        queryset=Organization.objects.filter(kind=Organization.Kind.PANEL),
+        help_text="panel_assign: the panel organization's slug.",
+    )
+    panelists = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=User.objects.filter(is_active=True),
+        help_text="panel_assign: the user ids of at least three of its members.",
+    )
+    recommendations = RecommendationInSerializer(many=True, required=False)
+
+
+class CiteSerializer(serializers.Serializer):
+    version = serializers.PrimaryKeyRelatedField(
+        queryset=PolicyVersion.objects.select_related("policy__organization"),
+        help_text="The later policy version's id.",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+def _decision_kwargs(data: dict) -> dict:
+    return {
+        "clause_key": data.get("clause", ""),
+        "rationale": data.get("rationale", ""),
+        "facts": data.get("facts", ""),
+        "automation_used": data.get("automation_used"),
+        "automation_note": data.get("automation_note", ""),
+        "further_redress": data.get("further_redress", ""),
+    }
+
+
+def run_action(name: str, *, actor, appeal: Appeal, data: dict) -> None:
+    """One move of the table, with the fields it takes."""
+    note = data.get("note", "")
+    base = {"actor": actor, "appeal": appeal}
+    if name == "reject_out_of_scope":
+        services.appeal_reject_out_of_scope(reason=data.get("reason", ""), note=note, **base)
+    elif name == "request_info":
+        services.appeal_request_info(question=note, **base)
+    elif name == "provide_info":
+        services.appeal_provide_info(answer=note, **base)
+    elif name == "escalate":
+        services.appeal_escalate(reason=note, **base)
+    elif name == "decide":
+        services.appeal_decide(outcome=data.get("outcome", ""), **_decision_kwargs(data), **base)
+    elif name == "summary_decision":
+        services.appeal_summary_decision(
+            outcome=data.get("outcome", ""), **_decision_kwargs(data), **base
+        )
+    elif name == "panel_decide":
+        services.appeal_panel_decide(
+            recommendations=data.get("recommendations", []), **_decision_kwargs(data), **base
+        )
+    elif name == "panel_vote":
+        services.appeal_panel_vote(outcome=data.get("outcome", ""), note=note, **base)
+    elif name == "panel_assign":
+        panel = data.get("panel")
+        if panel is None:
+            raise Invalid("Name the panel.", fields={"panel": ["Name the panel."]})
+        services.appeal_panel_assign(panel=panel, panelists=data.get("panelists", []), **base)
+    else:
+        services.ACTION_SERVICES[name](note=note, **base)
+
+
+class AppealFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Status.choices)
+    kind = django_filters.ChoiceFilter(choices=Kind.choices)
+    company = django_filters.CharFilter(field_name="organization__slug")
+    clause = django_filters.CharFilter(field_name="clause_key")
+    mine = django_filters.BooleanFilter(method="filter_mine", label="Only appeals you filed")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+
+    class Meta:
+        model = Appeal
+        fields = ["status", "kind", "company", "clause"]
+
+    def filter_mine(self, qs, name, value):
+        user = self.request.user if self.request else None
+        if value and user is not None and user.is_authenticated:
+            return qs.filter(filer=user)
+        return qs
+
+    def filter_overdue(self, qs, name, value):
+        q = selectors.overdue_filter(timezone.now())
+        return qs.filter(q) if value else qs.exclude(q)
+
+
+ACTION_PATTERN = "|".join(workflow.ACTIONS)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Appeals you may see (yours, your company's, your panel's)", tags=TAGS
+    ),
+    retrieve=extend_schema(
+        summary="One appeal, with its timeline and your allowed actions", tags=TAGS
+    ),
+)
+class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AppealSerializer
+    filterset_class = AppealFilter
+    required_scopes = WRITES
+
+    def get_queryset(self):
+        return (
+            Appeal.objects.filter(selectors.visible_appeals_filter(self.request.user))
+            .select_related("organization", "system", "version")
+            .prefetch_related(
+                "events__actor",
+                "decisions__decided_by",
+                "decisions__recommendations",
+                "panel_seats__panelist",
+                "panel_seats__panel",
+            )
+            .order_by("-pk")
+        )
+
+    def _out(self, appeal: Appeal, code=status.HTTP_200_OK) -> Response:
+        appeal = self.get_queryset().get(pk=appeal.pk)
+        appeal._seated_ids = {s.panelist_id for s in appeal.panel_seats.all()}
+        headers = {}
+        if code == status.HTTP_201_CREATED:
+            headers["Location"] = reverse("appeal-detail", kwargs={"pk": appeal.pk})
+        data = AppealSerializer(appeal, context={"request": self.request}).data
+        return Response(data, status=code, headers=headers)
+
+    @extend_schema(
+        summary="File an appeal (confirm the redaction first)",
+        request=AppealCreateSerializer,
+        responses={201: AppealSerializer},
+        tags=TAGS,
+    )
+    def create(self, request):
+        incoming = AppealCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        appeal = services.appeal_file(
+            actor=request.user,
+            system=data["system"],
+            version=data["policy_version"],
+            clause_key=data.get("clause") or None,
+            kind=data["kind"],
+            transcript=data["transcript"],
+            confirmed_redaction=data["redacted_transcript"],
+            names=data.get("names", []),
+            requested_outcome=data["requested_outcome"],
+            occurred_at=data["occurred_at"],
+            consent_to_publish=data["consent_to_publish"],
+            system_version=data.get("system_version", ""),
+        )
+        return self._out(appeal, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Preview the redaction of a transcript (nothing is stored)",
+        request=PreviewSerializer,
+        responses=PreviewResultSerializer,
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["post"], url_path="redaction-preview")
+    def redaction_preview(self, request):
+        incoming = PreviewSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        preview = services.appeal_redaction_preview(
+            transcript=data["transcript"], names=data.get("names", [])
+        )
+        return Response(preview)
+
+    @extend_schema(
+        summary="Take one action of the workflow table (see `allowed_actions`)",
+        request=ActionSerializer,
+        responses=AppealSerializer,
+        tags=TAGS,
+        parameters=[
+            OpenApiParameter(
+                "name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(workflow.ACTIONS)
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path=rf"actions/(?P<name>{ACTION_PATTERN})")
+    def actions(self, request, pk=None, name=None):
+        appeal = self.get_object()
+        incoming = ActionSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        run_action(name, actor=request.user, appeal=appeal, data=incoming.validated_data)
+        return self._out(appeal)
+
+    @extend_schema(
+        summary="Cite this appeal from a later version of the policy (the company)",
+        request=CiteSerializer,
+        responses={201: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def cite(self, request, pk=None):
+        appeal = self.get_object()
+        incoming = CiteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        resolution = services.version_cite(
+            actor=request.user, appeal=appeal, **incoming.validated_data
+        )
+        return Response(_resolution(resolution), status=status.HTTP_201_CREATED)
+
+
+def _resolution(resolution) -> dict:
+    return {
+        "id": resolution.pk,
+        "version": resolution.version_id,
+        "appeal": resolution.appeal_id,
+        "recommendation": resolution.recommendation_id,
+        "clause_key": resolution.clause_key,
+        "clause_changed": resolution.clause_changed,
+    }
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Published decisions (details only with the filer's consent)", tags=TAGS
+    ),
+    retrieve=extend_schema(summary="One published decision", tags=TAGS),
+)
+class PublicDecisionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = PublicDecisionSerializer
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.published_decisions(
+            company=params.get("company", "")[:80],
+            outcome=params.get("outcome", ""),
+            by=params.get("by", ""),
+            clause=params.get("clause", "")[:120],
+        ).order_by("-pk")
+
+
+class AnswerSerializer(serializers.Serializer):
+    answer = serializers.ChoiceField(choices=Recommendation.Answer.choices)
+    text = serializers.CharField(max_length=10_000)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Recommendations and the companies' answers", tags=TAGS),
+    retrieve=extend_schema(summary="One recommendation", tags=TAGS),
+)
+class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RecommendationSerializer
+    required_scopes = WRITES
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.recommendations(
+            company=params.get("company", "")[:80], answered=params.get("answered", "")
+        ).order_by("-pk")
+
+    @extend_schema(
+        summary="The company's answer (within 30 days; may be revised)",
+        request=AnswerSerializer,
+        responses=RecommendationSerializer,
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def answer(self, request, pk=None):
+        incoming = AnswerSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        rec = services.recommendation_answer(
+            actor=request.user, recommendation=self.get_object(), **incoming.validated_data
+        )
+        return Response(RecommendationSerializer(self.get_queryset().get(pk=rec.pk)).data)
+
+    @extend_schema(
+        summary="Cite this recommendation from a later policy version (the company)",
+        request=CiteSerializer,
+        responses={201: OpenApiTypes.OBJECT},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def cite(self, request, pk=None):
+        incoming = CiteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        resolution = services.version_cite(
+            actor=request.user, recommendation=self.get_object(), **incoming.validated_data
+        )
+        return Response(_resolution(resolution), status=status.HTTP_201_CREATED)
+
+
+class WorkflowView(APIView):
+    """The workflow table: (state, action, roles, next state, deadline), with the days."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="The appeal workflow table", responses=OpenApiTypes.OBJECT, tags=TAGS)
+    def get(self, request):
+        deadlines = {
+            d.name: {
+                "days": d.days,
+                "kind": d.kind,
+                "responsible": d.responsible,
+                "description": d.description,
+            }
+            for d in workflow.DEADLINES.values()
+        }
+        return Response({"transitions": workflow.table_rows(), "deadlines": deadlines})
+
+
+class TransparencyView(APIView):
+    """A company's figures for a quarter: frozen if compiled, otherwise computed live."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="A company's transparency figures for one quarter",
+        parameters=[OpenApiParameter("year", int), OpenApiParameter("quarter", int)],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def get(self, request, company: str):
+        organization = Organization.objects.filter(
+            slug=company, kind=Organization.Kind.DEVELOPER
+        ).first()
+        if organization is None:
+            raise Http404
+        year, quarter = selectors.quarter_of(timezone.now())
+        try:
+            year = int(request.query_params.get("year", year))
+            quarter = int(request.query_params.get("quarter", quarter))
+        except ValueError as error:
+            raise Invalid(
+                "year and quarter are whole numbers.", fields={"year": ["A whole number."]}
+            ) from error
+        if not (2000 <= year <= 2100 and 1 <= quarter <= 4):
+            raise Invalid("No such quarter.", fields={"quarter": ["1 to 4."]})
+        frozen = TransparencyReport.objects.filter(
+            organization=organization, year=year, quarter=quarter
+        ).first()
+        if frozen is not None:
+            return Response(
+                {
+                    **frozen.figures,
+                    "compiled_at": frozen.compiled_at,
+                    "figures_sha256": frozen.figures_sha256,
+                }
+            )
+        figures = selectors.transparency_figures(
+            organization=organization, year=year, quarter=quarter
+        )
+        # Overdue now: live and public (company, clause, state, filing date; never the filer).
+        figures["overdue_now"] = [
+            {
+                "appeal": a.pk,
+                "clause": a.clause_key or None,
+                "status": a.status,
+                "submitted_at": a.submitted_at.isoformat(),
+            }
+            for a in selectors.overdue_public(company=organization.slug)[:200]
+        ]
+        return Response(figures)
