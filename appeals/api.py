@@ -48,6 +48,8 @@ TAGS = ["Appeals"]
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    # "" on the filing event, which has no state before it: the schema must admit it.
+    from_status = serializers.ChoiceField(choices=Status.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = AppealEvent
@@ -66,6 +68,10 @@ class RecommendationSerializer(serializers.ModelSerializer):
     company = serializers.CharField(source="decision.appeal.organization.slug", read_only=True)
     implemented = serializers.SerializerMethodField()
     answer_overdue = serializers.SerializerMethodField()
+    # "" until the company answers.
+    answer = serializers.ChoiceField(
+        choices=Recommendation.Answer.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Recommendation
@@ -183,6 +189,10 @@ class AppealSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.slug", read_only=True)
     policy_version = serializers.IntegerField(source="version_id", read_only=True)
     clause = serializers.CharField(source="clause_key", read_only=True)
+    # Empty unless the appeal was rejected out of scope: the schema must admit "".
+    rejection_reason = serializers.ChoiceField(
+        choices=RejectionReason.choices, allow_blank=True, read_only=True
+    )
     transcript_raw = serializers.SerializerMethodField()
     deadlines = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()
