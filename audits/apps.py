@@ -20,7 +20,12 @@ class AuditsConfig(AppConfig):
         register_clause_extra("audits/clause_extra.html", prepare=clause_conformance_extras)
 
         # Demo evidence for `make run` (after the policies' demo systems exist).
-        from audits import demo  # noqa: F401
+        from audits import (
+            demo,  # noqa: F401
+            robustness_demo,  # noqa: F401 — after it: framings and drift (issue 9)
+        )
+
+        register_subject_resolver("driftalert", _drift_names)
 
 
 def _run_names(ids: set[int]) -> dict[int, str]:
@@ -60,3 +65,10 @@ def _finding_names(ids: set[int]) -> dict[int, str]:
         else f"Finding {f.number} of audit report #{f.report_id}"
         for f in findings
     }
+
+
+def _drift_names(ids: set[int]) -> dict[int, str]:
+    from audits.models import DriftAlert
+
+    alerts = DriftAlert.objects.filter(pk__in=ids).select_related("system")
+    return {a.pk: f"Drift alert #{a.pk}: {a.clause_key} on {a.system.name}" for a in alerts}

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LEFT = 56
+LEFT = 96
 TOP = 24
 SIZE = 360
-RIGHT = 150
+RIGHT = 110
 BOTTOM = 48
 
 

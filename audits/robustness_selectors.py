@@ -38,7 +38,7 @@ def run_robustness(
     """The run's figure by framing over all its samples, and per clause of `version` with
     mapped categories (clauses without are left out). Four queries."""
     counts = rb.framing_counts([run.pk]).get(run.pk, {})
-    overall = rb.combine(counts, None)
+    overall = rb.combine(counts, None, judge=False)
     if version is None:
         return overall, []
     mapped = _mapped(version, run.benchmark)
@@ -50,7 +50,7 @@ def run_robustness(
             ClauseRobustness(
                 clause,
                 sorted(categories),
-                rb.combine(counts, categories),
+                rb.combine(counts, categories, judge=clause.expected_behavior in rb.JUDGED),
                 sum(flips.get(c, 0) for c in categories),
             )
         )
@@ -81,7 +81,8 @@ def clause_robustness(evidence: list) -> list[ClauseRunRobustness]:
             by_category = counts.get(f.run.pk)
             if not by_category:
                 continue
-            figure = rb.combine(by_category, set(f.categories))
+            judge = item.clause.expected_behavior in rb.JUDGED
+            figure = rb.combine(by_category, set(f.categories), judge=judge)
             if not figure.has_framings:
                 continue
             n_flips = sum(flips.get(f.run.pk, {}).get(c, 0) for c in f.categories)
@@ -91,14 +92,19 @@ def clause_robustness(evidence: list) -> list[ClauseRunRobustness]:
 
 def clause_worst_verdicts(version, runs: list[EvaluationRun]) -> dict[str, str]:
     """For the conformance matrix's column: each clause key's worst robustness verdict over
-    `runs` (clauses whose runs have no reframed samples are left out). Two queries."""
+    `runs` (clauses whose runs have no reframed samples, and clauses not expecting a refusal,
+    are left out). Three queries."""
     if not runs:
         return {}
     mapped: dict[tuple[str, str], set[str]] = {}
+    judged = set(
+        version.clauses.filter(expected_behavior__in=rb.JUDGED).values_list("key", flat=True)
+    )
     for key, benchmark, category in CategoryMapping.objects.filter(version=version).values_list(
         "clause_key", "benchmark", "category"
     ):
-        mapped.setdefault((key, benchmark), set()).add(category)
+        if key in judged:
+            mapped.setdefault((key, benchmark), set()).add(category)
     if not mapped:
         return {}
     categories = set().union(*mapped.values())

@@ -22,6 +22,7 @@ from governance.idempotency import once_per_form_token
 from governance.models import AISystem
 
 ALERTS_PAGE = 50
+FLIPS_PAGE = 25
 
 
 def _text(request: HttpRequest, name: str, limit: int) -> str:
@@ -47,7 +48,11 @@ def run_robustness(request: HttpRequest, pk: int) -> HttpResponse:
     framing = _text(request, "framing", 60)
     shows = not run.withhold_prompts or selectors.shows_withheld(request.user, run)
     flips, next_after = rb.flips(
-        run, shows_prompts=shows, framing=framing, after=_int(request.GET.get("after", ""))
+        run,
+        shows_prompts=shows,
+        framing=framing,
+        after=_int(request.GET.get("after", "")),
+        limit=FLIPS_PAGE,
     )
     context = {
         "run": run,
@@ -58,7 +63,7 @@ def run_robustness(request: HttpRequest, pk: int) -> HttpResponse:
         "flips": flips,
         "next_after": next_after,
         "framing": framing,
-        "framings": [r.framing for r in overall.rows if r.verdict is not None],
+        "framings": [r.framing for r in overall.rows if r.interval is not None],
         "orphans": rb.orphan_variants(run),
         "withheld": run.withhold_prompts and not shows,
         "thresholds": rb.thresholds(),
