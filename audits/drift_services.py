@@ -8,7 +8,9 @@ each clause with benchmark categories mapped to it is compared through the refus
 (audits.stats.compare_proportions: Fisher's exact test with small counts, the z-test
 otherwise) and the Newcombe 95 % interval of the change. A fall with p < DRIFT_ALPHA on a
 `refuse` or `escalate` clause, or a rise on a `comply` or `safe_complete` clause, opens a
-public alert: on the ledger, e-mailed to the policy's followers.
+public alert: on the ledger, e-mailed to the policy's followers. (Webhooks: the project has
+no webhook event registry on main yet; the alert's ledger entry, `drift_alert.opened`, is the
+event to register once it has.)
 """
 
 from __future__ import annotations
@@ -201,22 +203,7 @@ def _open(*, policy, version, clause, earlier, later, before, after, direction, 
         },
     )
     transaction.on_commit(lambda: drift_notify_followers(alert_id=alert.pk), robust=True)
-    _emit_webhook(alert)
     return alert
-
-
-def _emit_webhook(alert: DriftAlert) -> None:
-    """Hand the alert to the regulators' webhook registry when the project has one
-    (governance.webhooks, issue: Regulators capability); without it there is nothing to emit."""
-    try:
-        from governance import webhooks  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    emit = getattr(webhooks, "emit", None)
-    if emit is not None:
-        transaction.on_commit(
-            lambda: emit("drift_alert.opened", alert), robust=True
-        )  # pragma: no cover — only once the registry exists
 
 
 def drift_notify_followers(*, alert_id: int) -> int:
