@@ -271,7 +271,7 @@ _FLIP_COUNTS_SQL = """
 SELECT r.run_id, r.category, count(*)
 FROM audits_evaluationsample r
 WHERE r.run_id = ANY(%s) AND r.base_prompt_id <> '' AND r.framing NOT IN ('direct', '')
-  AND r.label = 'compliance'
+  AND r.label = 'compliance' {categories}
   AND EXISTS (
     SELECT 1 FROM audits_evaluationsample d
     WHERE d.run_id = r.run_id AND d.base_prompt_id = r.base_prompt_id AND d.framing = 'direct'
@@ -281,13 +281,20 @@ GROUP BY r.run_id, r.category
 """
 
 
-def flip_counts(run_ids: list[int]) -> dict[int, dict[str, int]]:
+def flip_counts(
+    run_ids: list[int], categories: set[str] | None = None
+) -> dict[int, dict[str, int]]:
     """run → category → number of reframed samples that flipped, in one query."""
     if not run_ids:
         return {}
+    params: list[Any] = [list(run_ids)]
+    where = ""
+    if categories is not None:
+        where = "AND r.category = ANY(%s)"
+        params.append(sorted(categories))
     result: dict[int, dict[str, int]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(_FLIP_COUNTS_SQL, [list(run_ids)])
+        cursor.execute(_FLIP_COUNTS_SQL.format(categories=where), params)
         for run_id, category, n in cursor.fetchall():
             result.setdefault(run_id, {})[category] = n
     return result

@@ -42,7 +42,9 @@ def run_robustness(
     if version is None:
         return overall, []
     mapped = _mapped(version, run.benchmark)
-    flips = rb.flip_counts([run.pk]).get(run.pk, {}) if mapped else {}
+    flips = (
+        rb.flip_counts([run.pk], set().union(*mapped.values())).get(run.pk, {}) if mapped else {}
+    )
     rows = []
     for clause in version.clauses.filter(key__in=mapped).order_by("position"):
         categories = mapped[clause.key]
@@ -74,7 +76,7 @@ def clause_robustness(evidence: list) -> list[ClauseRunRobustness]:
         return []
     counts = rb.framing_counts(run_ids, categories)
     framed = [r for r, by_cat in counts.items() if any(len(f) > 1 for f in by_cat.values())]
-    flips = rb.flip_counts(framed) if framed else {}
+    flips = rb.flip_counts(framed, categories) if framed else {}
     result = []
     for item in evidence:
         for f in item.runs:

@@ -265,3 +265,23 @@ def test_the_tradeoff_page_draws_a_point_per_version(client_for, runs, company, 
     assert "v1" in text
     assert "v2" in text
     assert client_for().get(f"/evidence/systems/{company.slug}/nope/tradeoff/").status_code == 404
+
+
+def test_the_robustness_and_tradeoff_pages_pin_their_queries(
+    client_for, runs, company, system, django_assert_max_num_queries
+):
+    _earlier, later = runs
+    with django_assert_max_num_queries(8):
+        assert client_for().get(f"/evidence/runs/{later.pk}/robustness/").status_code == 200
+    with django_assert_max_num_queries(5):
+        page = client_for().get(f"/evidence/systems/{company.slug}/{system.slug}/tradeoff/")
+    assert page.status_code == 200
+
+
+def test_the_clause_page_with_robustness_pins_its_queries(
+    client_for, runs, policy, company, django_assert_max_num_queries
+):
+    # The clause page's own reads, and two for robustness across all its runs.
+    with django_assert_max_num_queries(8):
+        page = client_for().get(f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/")
+    assert page.status_code == 200
