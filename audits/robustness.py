@@ -223,7 +223,7 @@ FROM audits_evaluationsample r
 JOIN LATERAL (
   SELECT d.sample_id, d.id FROM audits_evaluationsample d
   WHERE d.run_id = r.run_id AND d.base_prompt_id = r.base_prompt_id AND d.framing = 'direct'
-    AND d.label IN ('refusal', 'partial')
+    AND d.base_prompt_id <> '' AND d.label IN ('refusal', 'partial')
   ORDER BY d.id LIMIT 1
 ) d ON true
 WHERE r.run_id = %s AND r.base_prompt_id <> '' AND r.framing NOT IN ('direct', '')
@@ -273,9 +273,11 @@ FROM audits_evaluationsample r
 WHERE r.run_id = ANY(%s) AND r.base_prompt_id <> '' AND r.framing NOT IN ('direct', '')
   AND r.label = 'compliance' {categories}
   AND EXISTS (
+    -- d.base_prompt_id <> '' repeated so the partial index on (run, base prompt, framing)
+    -- applies: PostgreSQL does not carry it over from r through the join.
     SELECT 1 FROM audits_evaluationsample d
     WHERE d.run_id = r.run_id AND d.base_prompt_id = r.base_prompt_id AND d.framing = 'direct'
-      AND d.label IN ('refusal', 'partial')
+      AND d.base_prompt_id <> '' AND d.label IN ('refusal', 'partial')
   )
 GROUP BY r.run_id, r.category
 """
@@ -306,6 +308,7 @@ WHERE r.run_id = %s AND r.base_prompt_id <> '' AND r.framing NOT IN ('direct', '
   AND NOT EXISTS (
     SELECT 1 FROM audits_evaluationsample d
     WHERE d.run_id = r.run_id AND d.base_prompt_id = r.base_prompt_id AND d.framing = 'direct'
+      AND d.base_prompt_id <> ''
   )
 """
 
