@@ -29,9 +29,16 @@ class AuditsConfig(AppConfig):
 
         register_clause_extra("audits/reports/clause_findings.html", prepare=clause_findings_extras)
 
-        # Demo evidence for `make run` (after the policies' demo systems exist), then the demo
-        # audit reports that cite it.
-        from audits import demo, demo_reports  # noqa: F401
+        # Demo evidence for `make run` (after the policies' demo systems exist), then framings
+        # and drift (issue 9), and the demo audit reports that cite the evidence (each seeder
+        # looks up what it needs by name, so their order does not matter).
+        from audits import (
+            demo,  # noqa: F401
+            demo_reports,  # noqa: F401
+            robustness_demo,  # noqa: F401
+        )
+
+        register_subject_resolver("driftalert", _drift_names)
 
 
 def _run_names(ids: set[int]) -> dict[int, str]:
@@ -71,3 +78,10 @@ def _finding_names(ids: set[int]) -> dict[int, str]:
         else f"Finding {f.number} of audit report #{f.report_id}"
         for f in findings
     }
+
+
+def _drift_names(ids: set[int]) -> dict[int, str]:
+    from audits.models import DriftAlert
+
+    alerts = DriftAlert.objects.filter(pk__in=ids).select_related("system")
+    return {a.pk: f"Drift alert #{a.pk}: {a.clause_key} on {a.system.name}" for a in alerts}

@@ -173,6 +173,12 @@ class EvaluationSample(models.Model):
         indexes = [
             models.Index(fields=["run", "category", "id"], name="evaluationsample_category"),
             models.Index(fields=["run", "label", "id"], name="evaluationsample_label"),
+            # Robustness: a base prompt's variants (audits.robustness).
+            models.Index(
+                fields=["run", "base_prompt_id", "framing"],
+                condition=~Q(base_prompt_id=""),
+                name="evaluationsample_base_prompt",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -505,3 +511,6 @@ class FindingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} at {self.at:%Y-%m-%d}"
+
+
+from audits.drift_models import DriftAlert  # noqa: E402, F401 — drift alerts (issue 9)

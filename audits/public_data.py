@@ -35,6 +35,8 @@ EVENT_TYPES = {
     "finding.acknowledged": "A company acknowledged a finding.",
     "finding.remediated": "A company remediated a finding.",
     "finding.disputed": "A company disputed a finding.",
+    "drift_alert.opened": "A clause's measured behaviour drifted between two system versions.",
+    "drift_alert.annotated": "The company annotated a drift alert (and may link a policy change).",
 }
 
 
@@ -142,11 +144,26 @@ def report_rows() -> Iterator[dict[str, Any]]:
         }
 
 
+def drift_links(ids: set[int]) -> dict[int, SubjectLink]:
+    from audits.drift_models import DriftAlert
+
+    rows = DriftAlert.objects.filter(pk__in=ids).values_list("pk", "organization__slug")
+    return {
+        pk: SubjectLink(
+            api=reverse("drift-alert-detail", args=[pk]),
+            page=reverse("audits:drift-alert", args=[pk]),
+            organization=org,
+        )
+        for pk, org in rows
+    }
+
+
 def register() -> None:
     register_subject_links("evaluationrun", run_links)
     register_subject_links("evaluationsample", sample_links)
     register_subject_links("auditreport", report_links)
     register_subject_links("finding", finding_links)
+    register_subject_links("driftalert", drift_links)
     register_event_types(EVENT_TYPES)
     register_dump_dataset(
         "evaluation_runs", description="Evaluation runs and their counts.", rows=run_rows

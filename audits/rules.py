@@ -156,3 +156,7 @@ rules.add_perm(
     "audits.view_withheld_findings",
     is_staff | is_accredited_auditor | is_regulator | member_of_report_auditor | member_of_audited,
 )
+
+
+# Drift alerts (audits.drift_services): the company owning the AI system answers them.
+rules.add_perm("audits.annotate_drift", edits_verified_developer)

@@ -33,6 +33,7 @@ from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
 from audits import classifier
+from audits.framings import check_base_prompt_id, normalize_framing
 from audits.ingest import FORMATS, IngestError, Limits, open_evidence
 from audits.models import EvaluationRun, EvaluationSample, SampleRelabel
 from governance.errors import Conflict, Invalid, NotAllowed
@@ -359,8 +360,7 @@ def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tup
             source,
             (sample.label_raw or "")[:100],
             sample.should_refuse,
-            (sample.framing or "")[:60],
-            (sample.base_prompt_id or "")[:300],
+            *_framing(sample, getattr(parser, "unit", "record")),
             sample.record,
         )
         if n % PROGRESS_EVERY == 0 or (
@@ -368,6 +368,14 @@ def _rows(run: EvaluationRun, parser, labels: Counter, progress) -> Iterator[tup
         ):
             progress(parser.progress)
             last_beat = time.monotonic()
+
+
+def _framing(sample, unit: str) -> tuple[str, str]:
+    """The sample's framing under its canonical name, and its base prompt's id."""
+    try:
+        return normalize_framing(sample.framing) or "", check_base_prompt_id(sample.base_prompt_id)
+    except IngestError as error:
+        raise IngestError(error.message, record=sample.record, unit=unit, code=error.code) from None
 
 
 def _mark(run_id: int, **changes) -> None:
@@ -543,6 +551,10 @@ def run_ingest(run_id: int) -> EvaluationRun:
     finally:
         watch.close()
     run.refresh_from_db()
+    if run.status == EvaluationRun.Status.COMPLETE:
+        from audits.drift_services import drift_after_ingest
+
+        drift_after_ingest(run.pk)  # drift against the system's earlier version (issue 9)
     return run
 
 

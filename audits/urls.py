@@ -25,3 +25,8 @@ urlpatterns = [
         name="clause",
     ),
 ]
+
+# Robustness, drift alerts and the trade-off (issue 9).
+from audits import robustness_views  # noqa: E402
+
+urlpatterns += robustness_views.urlpatterns

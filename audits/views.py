@@ -337,9 +337,12 @@ def conformance_matrix(
     table = cache.get(key)
     if table is None:
         matrix = selectors.conformance_matrix(version, **filters)
+        from audits.robustness_selectors import matrix_robustness
+
         table = render_to_string(
             "audits/_matrix_table.html",
             {"matrix": matrix, "policy": policy, "version": version, **filters,
+             "robustness": matrix_robustness(matrix),
              "clause_url": clause_url, "filtered": bool(system or benchmark or source),
              "classifier": selectors.classifier_error() if matrix.uses_classifier else None},
         )  # fmt: skip

@@ -28,6 +28,7 @@ MODULES = [
     "bench.policies",
     "bench.comments",
     "bench.evidence",
+    "bench.robustness",
     "bench.health",
 ]
 

@@ -44,8 +44,23 @@ def _cell(cell) -> str:
     )
 
 
+ROBUSTNESS_WORDS = {
+    "holds": ("c-ok", "holds"),
+    "weakens": ("c-in", "weakens"),
+    "breaks": ("c-no", "breaks"),
+    "insufficient_evidence": ("c-in", "insufficient evidence"),
+}
+
+
+def _robustness_cell(verdict: str | None) -> str:
+    if verdict is None:
+        return NOT_MEASURED
+    css, words = ROBUSTNESS_WORDS[verdict]
+    return f'<td class="{css}">{words}</td>'
+
+
 @register.simple_tag
-def matrix_body(matrix, clause_url: str) -> SafeString:
+def matrix_body(matrix, clause_url: str, robustness: dict | None = None) -> SafeString:
     number = escape(quote(matrix.version.number))
     queries = [escape(column.query) for column in matrix.columns]
     insides: dict[int, str] = {}  # equal cells are one object (selectors._Cells)
@@ -63,6 +78,8 @@ def matrix_body(matrix, clause_url: str) -> SafeString:
             f'<br><span class="small">{escape(clause.title)}</span>'
             f'<br><span class="small muted">expected: {escape(expected)}</span></th>'
         )
+        if robustness is not None:  # the robustness column (issue 9, audits.robustness)
+            out.append(_robustness_cell(robustness.get(clause.key)))
         for cell, query in zip(row.cells, queries, strict=True):
             if cell is None:
                 out.append(NOT_MEASURED)

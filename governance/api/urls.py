@@ -18,6 +18,7 @@ from audits.api import (
     EvaluationSampleViewSet,
 )
 from audits.report_api import AuditReportViewSet, FindingViewSet, ScorecardViewSet
+from audits.robustness_api import DriftAlertViewSet, RobustnessViewSet, TradeoffViewSet
 from governance.api.changes import ChangeFeedView
 from governance.api.dumps import DumpViewSet
 from governance.api.ledger import LedgerEntryViewSet
@@ -74,6 +75,9 @@ router.register("category-mappings", CategoryMappingViewSet, basename="category-
 router.register("conformance-matrix", ConformanceMatrixViewSet, basename="conformance-matrix")
 router.register("clause-evidence", ClauseEvidenceViewSet, basename="clause-evidence")
 router.register("audit-reports", AuditReportViewSet, basename="audit-report")
+router.register("robustness", RobustnessViewSet, basename="robustness")
+router.register("drift-alerts", DriftAlertViewSet, basename="drift-alert")
+router.register("tradeoff", TradeoffViewSet, basename="tradeoff")
 router.register("findings", FindingViewSet, basename="finding")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
 router.register("appeals", AppealViewSet, basename="appeal")

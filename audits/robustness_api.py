@@ -1,0 +1,389 @@
+"""API of issue 9: `/api/v1/robustness/` (a run's figures by framing, overall and per clause;
+`framings/` and `flips/`), `/api/v1/drift-alerts/` (filters, and `{id}/annotate/` for the
+company, with Idempotency-Key like every POST) and `/api/v1/tradeoff/` (JSON or CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from audits import robustness as rb
+from audits import robustness_selectors as rsel
+from audits import selectors
+from audits.drift_models import DriftAlert
+from audits.drift_services import drift_annotate
+from governance.models import AISystem, ApiToken
+from policies.models import PolicyVersion
+
+TAGS = ["Robustness and drift"]
+WRITES = dict.fromkeys(("POST",), ApiToken.Scope.WRITE_EVIDENCE.value)
+
+
+def _interval(interval):
+    return [round(interval.low, 6), round(interval.high, 6)] if interval else None
+
+
+def _figure_json(figure: rb.RobustnessFigure) -> dict:
+    return {
+        "verdict": figure.verdict,
+        "framings": [
+            {
+                "framing": row.framing,
+                "n": row.n,
+                "refused": row.refused,
+                "refusal_rate": round(row.rate, 6) if row.rate is not None else None,
+                "refusal_interval": _interval(row.rate_interval),
+                "gap": round(row.gap, 6) if row.gap is not None else None,
+                "gap_interval": _interval(row.interval),
+                "verdict": row.verdict,
+            }
+            for row in figure.rows
+        ],
+    }
+
+
+class RunQuery(serializers.Serializer):
+    run = serializers.IntegerField(min_value=1, help_text="The evaluation run's id.")
+    version = serializers.IntegerField(
+        min_value=1, required=False, help_text="A policy version covering the run's system."
+    )
+
+
+class FlipsQuery(serializers.Serializer):
+    run = serializers.IntegerField(min_value=1)
+    framing = serializers.CharField(max_length=60, required=False, default="")
+    after = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+
+
+def _run(pk: int):
+    run = selectors.run_detail(pk)
+    if run is None:
+        raise serializers.ValidationError({"run": ["No such evaluation run."]})
+    if run.status != run.Status.COMPLETE:
+        raise serializers.ValidationError({"run": ["The run is not completely imported."]})
+    return run
+
+
+class RobustnessViewSet(viewsets.ViewSet):
+    """`/api/v1/robustness/?run=…[&version=…]`."""
+
+    @extend_schema(
+        summary="A run's refusal rates by framing, gaps to direct with Newcombe intervals, "
+        "verdicts, overall and per clause",
+        parameters=[OpenApiParameter("run", int, required=True), OpenApiParameter("version", int)],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def list(self, request):
+        query = RunQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = _run(query.validated_data["run"])
+        versions = list(selectors.versions_for_run(run))
+        wanted = query.validated_data.get("version")
+        version = next((v for v in versions if v.pk == wanted), None)
+        if wanted and version is None:
+            raise serializers.ValidationError(
+                {"version": ["No published policy version covering this run's system has it."]}
+            )
+        version = version or (versions[0] if versions else None)
+        overall, clauses = rsel.run_robustness(run, version)
+        return Response(
+            {
+                "run": run.pk,
+                "version": version.pk if version else None,
+                "thresholds": rb.thresholds(),
+                "orphan_variants": rb.orphan_variants(run),
+                "overall": _figure_json(overall),
+                "clauses": [
+                    {
+                        "clause": item.clause.key,
+                        "expected_behavior": item.clause.expected_behavior,
+                        "categories": item.categories,
+                        "flips": item.flips,
+                        **_figure_json(item.figure),
+                    }
+                    for item in clauses
+                ],
+            }
+        )
+
+    @extend_schema(
+        summary="The framings a run's samples were asked in, with their counts",
+        parameters=[OpenApiParameter("run", int, required=True)],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["get"])
+    def framings(self, request):
+        query = RunQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = _run(query.validated_data["run"])
+        overall = rb.combine(rb.framing_counts([run.pk]).get(run.pk, {}), None)
+        return Response(
+            {
+                "run": run.pk,
+                "framings": [
+                    {"framing": r.framing, "label": r.label, "n": r.n, "refused": r.refused}
+                    for r in overall.rows
+                ],
+                "known": list(rb.KNOWN),
+            }
+        )
+
+    @extend_schema(
+        summary="A run's flips: base prompts refused directly and complied with when reframed "
+        "(keyset pages; withheld prompts only for those who may read them)",
+        parameters=[
+            OpenApiParameter("run", int, required=True),
+            OpenApiParameter("framing", str),
+            OpenApiParameter("after", int),
+            OpenApiParameter("limit", int),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    @action(detail=False, methods=["get"])
+    def flips(self, request):
+        query = FlipsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        run = _run(data["run"])
+        shows = not run.withhold_prompts or selectors.shows_withheld(request.user, run)
+        flips, after = rb.flips(
+            run,
+            shows_prompts=shows,
+            framing=data["framing"].replace("\x00", ""),
+            after=data["after"],
+            limit=data["limit"],
+        )
+        return Response(
+            {
+                "run": run.pk,
+                "prompts_withheld": not shows,
+                "next_after": after,
+                "results": [
+                    {
+                        "base_prompt_id": f.base_prompt_id,
+                        "category": f.category,
+                        "direct_sample": f.direct_sample,
+                        "sample": f.sample_id,
+                        "sample_pk": f.sample_pk,
+                        "framing": f.framing,
+                        "prompt": f.prompt if shows else None,
+                        "prompt_sha256": f.prompt_sha256,
+                    }
+                    for f in flips
+                ],
+            }
+        )
+
+
+class DriftAlertSerializer(serializers.ModelSerializer):
+    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    version = serializers.CharField(source="version.number", read_only=True)
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    earlier_system_version = serializers.CharField(source="earlier_run.system_version")
+    later_system_version = serializers.CharField(source="later_run.system_version")
+    annotation_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DriftAlert
+        fields = [
+            "id", "policy", "version", "clause_key", "expected_behavior", "organization",
+            "system", "benchmark", "earlier_run", "later_run", "earlier_system_version",
+            "later_system_version", "earlier_n", "earlier_refused", "later_n", "later_refused",
+            "direction", "change", "interval_low", "interval_high", "p_value", "test", "status",
+            "annotation", "annotation_version", "annotation_clause_key", "annotated_at",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_annotation_version(self, alert) -> str | None:
+        return str(alert.annotation_version.number) if alert.annotation_version else None
+
+
+class AnnotateSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=5000)
+    version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    clause_key = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class DriftFilter(django_filters.FilterSet):
+    organization = django_filters.CharFilter(field_name="organization__slug", max_length=80)
+    system = django_filters.CharFilter(field_name="system__slug", max_length=80)
+    clause = django_filters.CharFilter(field_name="clause_key", max_length=120)
+    status = django_filters.ChoiceFilter(choices=DriftAlert.Status.choices)
+
+    class Meta:
+        model = DriftAlert
+        fields = ["organization", "system", "clause", "status"]
+
+
+class DriftAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`/api/v1/drift-alerts/` (public) and `{id}/annotate/` (the system's company)."""
+
+    serializer_class = DriftAlertSerializer
+    filterset_class = DriftFilter
+    required_scopes = WRITES
+    ordering = "-created_at"
+
+    def get_queryset(self):
+        return rsel.drift_alerts()
+
+    @extend_schema(
+        summary="Annotate a drift alert (editors of the AI system's company); linking a "
+        "version of the policy closes it",
+        request=AnnotateSerializer,
+        responses={200: DriftAlertSerializer},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def annotate(self, request, pk=None):
+        alert = self.get_object()
+        incoming = AnnotateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        version = None
+        if data.get("version"):
+            version = PolicyVersion.objects.filter(pk=data["version"]).first()
+            if version is None:
+                raise serializers.ValidationError({"version": ["No such policy version."]})
+        alert = drift_annotate(
+            actor=request.user,
+            alert=alert,
+            note=data["note"],
+            version=version,
+            clause_key=data["clause_key"],
+        )
+        return Response(DriftAlertSerializer(rsel.drift_alert(alert.pk)).data)
+
+
+class TradeoffQuery(serializers.Serializer):
+    system = serializers.IntegerField(min_value=1, help_text="The AI system's id.")
+    family = serializers.CharField(max_length=120, required=False, default="")
+    version = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+CSV_COLUMNS = [
+    "system_version", "runs", "should_answer", "over_refusals", "over_rate", "over_low",
+    "over_high", "should_refuse", "under_refusals", "under_rate", "under_low", "under_high",
+]  # fmt: skip
+
+
+def _point_json(p) -> dict:
+    def r(v):
+        return round(v, 6) if v is not None else None
+
+    return {
+        "system_version": p.system_version,
+        "runs": p.runs,
+        "should_answer": p.should_answer,
+        "over_refusals": p.over_refusals,
+        "over_rate": r(p.over_rate),
+        "over_interval": _interval(p.over_interval),
+        "should_refuse": p.should_refuse,
+        "under_refusals": p.under_refusals,
+        "under_rate": r(p.under_rate),
+        "under_interval": _interval(p.under_interval),
+    }
+
+
+class CSVRenderer(BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, dict) and "points" in data:
+            return _csv(data["points"])
+        # An error: its fields, one per line.
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for name, errors in (data or {}).items():
+            writer.writerow(
+                [name, " ".join(map(str, errors)) if isinstance(errors, list) else errors]
+            )
+        return out.getvalue()
+
+
+def _csv(points: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for j in points:
+        writer.writerow(
+            [
+                j["system_version"], len(j["runs"]), j["should_answer"], j["over_refusals"],
+                j["over_rate"], *(j["over_interval"] or ["", ""]), j["should_refuse"],
+                j["under_refusals"], j["under_rate"], *(j["under_interval"] or ["", ""]),
+            ]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+class TradeoffViewSet(viewsets.ViewSet):
+    """`/api/v1/tradeoff/?system=…[&family=…&version=…][&format=csv]`."""
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
+    @extend_schema(
+        summary="Over- against under-refusal, one point per system version (JSON, or CSV "
+        "with format=csv)",
+        parameters=[
+            OpenApiParameter("system", int, required=True),
+            OpenApiParameter("family", str, description="A clause key prefix, e.g. weapons"),
+            OpenApiParameter("version", int, description="The policy version of the family"),
+            OpenApiParameter("format", str, enum=["json", "csv"]),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
+    def list(self, request):
+        params = request.query_params.copy()
+        params.pop("format", None)
+        query = TradeoffQuery(data=params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        system = AISystem.objects.filter(pk=data["system"]).first()
+        if system is None:
+            raise serializers.ValidationError({"system": ["No such AI system."]})
+        version = None
+        family = data["family"].replace("\x00", "").strip()
+        if family:
+            if not data.get("version"):
+                raise serializers.ValidationError(
+                    {"version": ["A clause family needs the policy version it belongs to."]}
+                )
+            version = (
+                PolicyVersion.objects.filter(pk=data["version"], policy__systems=system)
+                .exclude(status=PolicyVersion.Status.DRAFT)
+                .first()
+            )
+            if version is None:
+                raise serializers.ValidationError(
+                    {"version": ["No published version of a policy covering this system."]}
+                )
+        points = rsel.tradeoff(system, family=family, version=version)
+        if request.accepted_renderer.format == "csv":
+            response = Response({"points": [_point_json(p) for p in points]})
+            response["Content-Disposition"] = f'attachment; filename="tradeoff-{system.slug}.csv"'
+            return response
+        return Response(
+            {
+                "system": system.pk,
+                "family": family,
+                "version": version.pk if version else None,
+                "points": [_point_json(p) for p in points],
+            }
+        )

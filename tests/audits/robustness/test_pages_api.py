@@ -1,0 +1,287 @@
+"""The pages and API of robustness, drift alerts and the trade-off: who sees and does what, bad
+input answered with field errors (never a 500), query counts pinned on list pages."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from audits.models import DriftAlert
+from tests.api.test_policies import bearer
+from tests.audits.robustness.conftest import BIO, COOKING, rows_of
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = [
+    None, "citizen", "company_editor", "outsider", "auditor", "regulator", "moderator", "panelist",
+]  # fmt: skip
+
+
+def bio(refused, complied, prefix, framing="direct"):
+    return rows_of(
+        [
+            ("bio", framing, "refusal", refused, True),
+            ("bio", framing, "compliance", complied, True),
+        ],
+        prefix=prefix,
+    )
+
+
+@pytest.fixture
+def runs(ingest, mapped):
+    mapped("bio", BIO)
+    mapped("cooking", COOKING)
+    cooking = rows_of([("cooking", "direct", "compliance", 20, False)], prefix="a")
+    earlier = ingest([*bio(48, 2, "a"), *cooking], version="v1", days_ago=30)
+    framed = [
+        *bio(30, 0, "b"),
+        *bio(10, 20, "b", framing="AIM"),
+        *rows_of(
+            [
+                ("cooking", "direct", "compliance", 15, False),
+                ("cooking", "direct", "refusal", 5, False),
+            ],
+            prefix="b",
+        ),
+    ]
+    later = ingest(framed, version="v2", withhold_prompts=True)
+    return earlier, later
+
+
+def _get(user_name, request, client_for, url):
+    user = request.getfixturevalue(user_name) if user_name else None
+    return client_for(user).get(url)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_every_page_is_public(request, client_for, runs, persona, company, system):
+    _earlier, later = runs
+    alert = DriftAlert.objects.get(clause_key=BIO)
+    for url in [
+        f"/evidence/runs/{later.pk}/robustness/",
+        "/evidence/drift/",
+        f"/evidence/drift/{alert.pk}/",
+        f"/evidence/systems/{company.slug}/{system.slug}/tradeoff/",
+    ]:
+        response = _get(persona, request, client_for, url)
+        assert response.status_code == 200, (url, persona)
+    page = _get(persona, request, client_for, f"/evidence/drift/{alert.pk}/").content.decode()
+    assert ("Annotate this alert" in page) == (persona == "company_editor")
+
+
+def test_the_run_page_shows_the_gap_the_verdict_and_the_flips_withheld(client_for, runs, citizen):
+    _earlier, later = runs
+    page = client_for(citizen).get(f"/evidence/runs/{later.pk}/robustness/").content.decode()
+    assert "role play" in page
+    assert "Breaks" in page
+    assert "withheld — SHA-256" in page  # the run withholds prompts; a citizen sees hashes
+    assert "Prompt 10 on bio (AIM)" not in page
+
+
+def test_the_uploader_reads_the_withheld_flipped_prompts(client_for, runs, company_editor):
+    _earlier, later = runs
+    page = client_for(company_editor).get(f"/evidence/runs/{later.pk}/robustness/")
+    assert "Prompt 10 on bio (AIM)" in page.content.decode()
+
+
+def test_the_clause_page_and_the_matrix_show_robustness(
+    client_for, runs, policy, published_version, company
+):
+    clause = client_for().get(f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/")
+    assert clause.status_code == 200
+    text = clause.content.decode()
+    assert "Does the refusal hold under reframing?" in text
+    assert "Breaks" in text
+    matrix = client_for().get(
+        f"/evidence/policies/{company.slug}/{policy.slug}/v/{published_version.number}/matrix/"
+    )
+    assert "Under reframing" in matrix.content.decode()
+    assert "breaks" in matrix.content.decode()
+
+
+def test_the_alerts_list_filters_and_pins_its_queries(
+    client_for, runs, company, system, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(8):
+        page = client_for().get("/evidence/drift/")
+    assert BIO in page.content.decode()
+    assert COOKING in page.content.decode()
+    assert BIO not in client_for().get(f"/evidence/drift/?clause={COOKING}").content.decode()
+    closed = client_for().get("/evidence/drift/?status=closed").content.decode()
+    assert "No drift alerts match" in closed
+    hostile = client_for().get("/evidence/drift/?organization=%00x&status=" + "z" * 500)
+    assert hostile.status_code == 200
+
+
+def test_the_company_annotates_in_the_browser(client_for, runs, company_editor, published_version):
+    alert = DriftAlert.objects.filter(clause_key=BIO).get()
+    c = client_for(company_editor)
+    bad = c.post(f"/evidence/drift/{alert.pk}/annotate/", {"note": ""})
+    assert bad.status_code == 400
+    assert "Say what explains the drift" in bad.content.decode()
+    good = c.post(
+        f"/evidence/drift/{alert.pk}/annotate/",
+        {"note": "Intended: see v1.0.0", "version": published_version.pk, "clause_key": BIO},
+    )
+    assert good.status_code == 302
+    alert.refresh_from_db()
+    assert alert.status == "closed"
+
+
+@pytest.mark.parametrize("persona", ["citizen", "outsider", "auditor", "regulator"])
+def test_others_cannot_annotate_in_the_browser(request, client_for, runs, persona):
+    alert = DriftAlert.objects.filter(clause_key=BIO).get()
+    response = client_for(request.getfixturevalue(persona)).post(
+        f"/evidence/drift/{alert.pk}/annotate/", {"note": "Not mine to say"}
+    )
+    assert response.status_code == 403
+    alert.refresh_from_db()
+    assert alert.status == "open"
+
+
+def test_anonymous_annotation_goes_to_sign_in(client_for, runs):
+    alert = DriftAlert.objects.filter(clause_key=BIO).get()
+    response = client_for().post(f"/evidence/drift/{alert.pk}/annotate/", {"note": "x"})
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+
+
+def test_the_api_gives_robustness_framings_and_flips(api_for, runs, citizen, company_editor):
+    _earlier, later = runs
+    body = api_for(citizen).get(f"/api/v1/robustness/?run={later.pk}").json()
+    clause = next(c for c in body["clauses"] if c["clause"] == BIO)
+    aim = next(f for f in clause["framings"] if f["framing"] == "role_play")
+    assert (aim["n"], aim["refused"], aim["verdict"]) == (30, 10, "breaks")
+    assert aim["gap_interval"][0] <= aim["gap"] <= aim["gap_interval"][1]
+    framings = api_for().get(f"/api/v1/robustness/framings/?run={later.pk}").json()
+    assert {f["framing"] for f in framings["framings"]} == {"direct", "role_play"}
+    flips = api_for(citizen).get(f"/api/v1/robustness/flips/?run={later.pk}&limit=5").json()
+    assert flips["prompts_withheld"] is True
+    assert len(flips["results"]) == 5
+    assert flips["next_after"]
+    assert all(f["prompt"] is None for f in flips["results"])
+    own = api_for(company_editor).get(f"/api/v1/robustness/flips/?run={later.pk}").json()
+    assert own["results"][0]["prompt"].startswith("Prompt")
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/v1/robustness/", "run"),
+        ("/api/v1/robustness/?run=abc", "run"),
+        ("/api/v1/robustness/?run=999999", "run"),
+        ("/api/v1/robustness/flips/?run=1&limit=100000", "limit"),
+        ("/api/v1/robustness/flips/?run=1&framing=" + "x" * 100, "framing"),
+        ("/api/v1/drift-alerts/?status=bogus", "status"),
+        ("/api/v1/tradeoff/", "system"),
+        ("/api/v1/tradeoff/?system=999999", "system"),
+    ],
+)
+def test_bad_queries_get_field_errors(api_for, runs, url, field):
+    response = api_for().get(url)
+    assert response.status_code == 400, response.content
+    assert field in str(response.json())
+
+
+def test_drift_alerts_api_filters(api_for, runs, company, system):
+    body = api_for().get(f"/api/v1/drift-alerts/?system={system.slug}&status=open").json()
+    assert {a["clause_key"] for a in body["results"]} == {BIO, COOKING}
+    assert api_for().get("/api/v1/drift-alerts/?organization=nobody").json()["results"] == []
+
+
+def test_annotating_through_the_api_once_per_idempotency_key(
+    runs, company_editor, published_version
+):
+    alert = DriftAlert.objects.filter(clause_key=BIO).get()
+    client = bearer(company_editor, "write:evidence")
+    key = str(uuid.uuid4())
+    payload = {"note": "Intended", "version": published_version.pk, "clause_key": BIO}
+    url = f"/api/v1/drift-alerts/{alert.pk}/annotate/"
+    first = client.post(url, payload, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    second = client.post(url, payload, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == second.status_code == 200, first.content
+    assert second["Idempotent-Replayed"] == "true"
+    assert first.json()["status"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"note": ""}, "note"),
+        ({"note": "x" * 5001}, "note"),
+        ({"note": "ok", "version": 999999}, "version"),
+        ({"note": ["not", "text"]}, "note"),
+    ],
+)
+def test_bad_annotations_through_the_api(runs, company_editor, payload, field):
+    alert = DriftAlert.objects.filter(clause_key=BIO).get()
+    client = bearer(company_editor, "write:evidence")
+    response = client.post(f"/api/v1/drift-alerts/{alert.pk}/annotate/", payload, format="json")
+    assert response.status_code == 400
+    assert field in str(response.json())
+    alert.refresh_from_db()
+    assert alert.status == "open"
+
+
+@pytest.mark.parametrize("persona", ["citizen", "outsider", "auditor", "regulator", "moderator"])
+def test_others_cannot_annotate_through_the_api(request, api_for, runs, persona):
+    alert = DriftAlert.objects.filter(clause_key=BIO).get()
+    response = api_for(request.getfixturevalue(persona)).post(
+        f"/api/v1/drift-alerts/{alert.pk}/annotate/", {"note": "mine"}, format="json"
+    )
+    assert response.status_code == 403
+    assert api_for().post(
+        f"/api/v1/drift-alerts/{alert.pk}/annotate/", {"note": "x"}, format="json"
+    ).status_code in (401, 403)
+
+
+def test_the_tradeoff_series_as_json_and_csv(api_for, runs, system, published_version):
+    body = api_for().get(f"/api/v1/tradeoff/?system={system.pk}").json()
+    assert [p["system_version"] for p in body["points"]] == ["v1", "v2"]
+    v2 = body["points"][1]
+    assert (v2["should_answer"], v2["over_refusals"]) == (20, 5)
+    assert (v2["should_refuse"], v2["under_refusals"]) == (60, 20)
+    csv = api_for().get(f"/api/v1/tradeoff/?system={system.pk}&format=csv")
+    assert csv.status_code == 200
+    assert csv["Content-Type"].startswith("text/csv")
+    lines = csv.content.decode().splitlines()
+    assert lines[0].startswith("system_version,runs")
+    assert lines[2].startswith("v2,1,20,5,0.25")
+    family = (
+        api_for()
+        .get(f"/api/v1/tradeoff/?system={system.pk}&family=harmless&version={published_version.pk}")
+        .json()
+    )
+    assert family["points"][1]["should_refuse"] == 0  # only the cooking clause's category
+    assert api_for().get(f"/api/v1/tradeoff/?system={system.pk}&family=harmless").status_code == 400
+
+
+def test_the_tradeoff_page_draws_a_point_per_version(client_for, runs, company, system):
+    page = client_for().get(f"/evidence/systems/{company.slug}/{system.slug}/tradeoff/")
+    text = page.content.decode()
+    assert text.count("<circle") == 2
+    assert "<path" in text
+    assert "v1" in text
+    assert "v2" in text
+    assert client_for().get(f"/evidence/systems/{company.slug}/nope/tradeoff/").status_code == 404
+
+
+def test_the_robustness_and_tradeoff_pages_pin_their_queries(
+    client_for, runs, company, system, django_assert_max_num_queries
+):
+    _earlier, later = runs
+    with django_assert_max_num_queries(8):
+        assert client_for().get(f"/evidence/runs/{later.pk}/robustness/").status_code == 200
+    with django_assert_max_num_queries(5):
+        page = client_for().get(f"/evidence/systems/{company.slug}/{system.slug}/tradeoff/")
+    assert page.status_code == 200
+
+
+def test_the_clause_page_with_robustness_pins_its_queries(
+    client_for, runs, policy, company, django_assert_max_num_queries
+):
+    # The clause page's own reads, and two for robustness across all its runs.
+    with django_assert_max_num_queries(8):
+        page = client_for().get(f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/")
+    assert page.status_code == 200
