@@ -61,7 +61,8 @@ class ApiTokenCreateSerializer(serializers.Serializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiToken.Scope.choices),
         allow_empty=False,
-        help_text="What the token may do: `read:public`, `write:account`.",
+        help_text="What the token may do (`read:public`, `write:comments`, …). "
+        "`read:embargoed` is for members of verified regulators and accredited auditors.",
     )
     expires_in_days = serializers.IntegerField(
         required=False,
