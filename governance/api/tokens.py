@@ -97,11 +97,13 @@ TOKEN_EXAMPLE = {
         summary="List your API tokens",
         description="Your personal API tokens, newest first, including revoked and expired "
         "ones. Secrets are never listed. Needs the `write:account` scope with a token.",
+        examples=[OpenApiExample("A read-only token", value=TOKEN_EXAMPLE, response_only=True)],
         tags=["API tokens"],
     ),
     retrieve=extend_schema(
         summary="Show one of your API tokens",
         description="Another person's token answers 404, exactly like a token that does not exist.",
+        examples=[OpenApiExample("A read-only token", value=TOKEN_EXAMPLE, response_only=True)],
         tags=["API tokens"],
     ),
     create=extend_schema(
