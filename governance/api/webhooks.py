@@ -60,8 +60,11 @@ DELIVERY_EXAMPLE = {
 
 
 class WebhookSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    filter_organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Both may be empty: a personal webhook, and one without an organization filter.
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    filter_organization = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
     status = serializers.SerializerMethodField(help_text="`ok`, `failing` or `paused`.")
     deliveries_url = serializers.SerializerMethodField()
 
