@@ -158,6 +158,44 @@ def drift_links(ids: set[int]) -> dict[int, SubjectLink]:
     }
 
 
+def conformance_rows() -> Iterator[dict[str, Any]]:
+    """Per completed run, per published version of a policy covering the run's system that maps
+    some of the run's benchmark categories, per clause: the figures and the verdict, as
+    `GET /api/v1/evaluation-runs/{id}/conformance/?version=` shows them. Streamed one
+    (run, version) at a time."""
+    from audits import selectors
+    from audits.api import conformance_json
+    from audits.models import CategoryMapping
+
+    mapped = CategoryMapping.objects.values_list("version_id", "benchmark").distinct()
+    mapped_pairs: set[tuple[int, str]] = set(mapped)
+    runs = (
+        EvaluationRun.objects.filter(status=EvaluationRun.Status.COMPLETE)
+        .select_related("organization", "system")
+        .order_by("pk")
+    )
+    for run in runs.iterator(chunk_size=CHUNK):
+        for version in selectors.versions_for_run(run).order_by("pk"):
+            if (version.pk, run.benchmark) not in mapped_pairs:
+                continue
+            figures = conformance_json(version, run)
+            for clause in figures["clauses"]:
+                yield {
+                    "run": run.pk,
+                    "organization": run.organization.slug,
+                    "system": run.system.slug,
+                    "system_version": run.system_version,
+                    "benchmark": run.benchmark,
+                    "source": run.source,
+                    "policy_organization": version.policy.organization.slug,
+                    "policy": version.policy.slug,
+                    "version": version.pk,
+                    "version_number": version.number,
+                    **clause,
+                    "thresholds": figures["thresholds"],
+                }
+
+
 def register() -> None:
     register_subject_links("evaluationrun", run_links)
     register_subject_links("evaluationsample", sample_links)
@@ -169,3 +207,9 @@ def register() -> None:
         "evaluation_runs", description="Evaluation runs and their counts.", rows=run_rows
     )
     register_dump_dataset("audit_reports", description="Published audit reports.", rows=report_rows)
+    register_dump_dataset(
+        "conformance",
+        description="Per run, per mapped policy version, per clause: the samples' figures, the "
+        "Wilson interval and the verdict.",
+        rows=conformance_rows,
+    )

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from audits import report_selectors as selectors
 from audits import report_services as services
 from audits.models import AuditReport, EvaluationRun, Finding, ReportAttachment
+from governance.api_auth import token_scopes
 from governance.models import AISystem, ApiToken, Organization
 from policies.models import PolicyVersion
 
@@ -282,7 +283,11 @@ class AuditReportViewSet(
 
     def get_queryset(self):
         return (
-            AuditReport.objects.filter(selectors.visible_reports_filter(self.request.user))
+            AuditReport.objects.filter(
+                selectors.visible_reports_filter(
+                    self.request.user, token_scopes=token_scopes(self.request)
+                )
+            )
             .select_related("auditor", "audited")
             .prefetch_related("versions", "systems", "runs", "attachments", "findings")
             .order_by("-id")
@@ -440,7 +445,9 @@ class FindingViewSet(
         return (
             Finding.objects.filter(
                 report__in=AuditReport.objects.filter(
-                    selectors.visible_reports_filter(self.request.user)
+                    selectors.visible_reports_filter(
+                        self.request.user, token_scopes=token_scopes(self.request)
+                    )
                 )
             )
             .select_related("report__auditor", "report__audited")

@@ -4,6 +4,7 @@ see, a report with its findings, a finding's timeline, and a company's public sc
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from audits.models import AuditReport, EvaluationSample, Finding
-from governance.models import Membership, Organization
+from governance.models import ApiToken, Membership, Organization
 
 OPEN_STATUSES = (Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED)
 
@@ -24,20 +25,32 @@ def _signed_in(user: Any) -> bool:
     )
 
 
-def visible_reports_filter(user: Any) -> Q:
+def visible_reports_filter(user: Any, *, token_scopes: Collection[str] | None = None) -> Q:
     """Published reports for everyone; drafts for the auditor's organization; submitted and
-    embargoed reports also for the audited company and regulators (as `audits.view_report`)."""
+    embargoed reports also for the audited company and regulators (as `audits.view_report`).
+
+    `token_scopes` is None for a signed-in session (role-based access only). A request made
+    with an API token reads what the role allows before publication only when the token has
+    `read:embargoed`; without it, a token with `write:audits` keeps the parties' own reports
+    (the auditor files them, the company answers them) and any other token sees published
+    reports only."""
     visible = Q(status=AuditReport.Status.PUBLISHED)
     if not _signed_in(user):
+        return visible
+    full = token_scopes is None or ApiToken.Scope.READ_EMBARGOED in token_scopes
+    if not full and ApiToken.Scope.WRITE_AUDITS not in token_scopes:
         return visible
     memberships = Membership.objects.filter(user=user)
     mine = memberships.values("organization_id")
     visible |= Q(auditor_id__in=mine)
     not_draft = ~Q(status=AuditReport.Status.DRAFT)
     visible |= not_draft & Q(audited_id__in=mine)
-    if memberships.filter(
-        organization__kind=Organization.Kind.REGULATOR, organization__verified_at__isnull=False
-    ).exists():
+    if (
+        full
+        and memberships.filter(
+            organization__kind=Organization.Kind.REGULATOR, organization__verified_at__isnull=False
+        ).exists()
+    ):
         visible |= not_draft
     return visible
 

@@ -71,6 +71,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             _touch(token.pk, now)
         token.user.has_verified_email = token.verified
+        # Writes made with this user object are attributed to the token on the ledger
+        # (ledger_append adds `via_token` to the entry's payload).
+        token.user.api_token_id = token.pk
         return token.user, token
 
     def authenticate_header(self, request):
@@ -90,6 +93,13 @@ def required_scope(view, method: str) -> str | None:
     if method in declared:
         return declared[method]
     return DEFAULT_REQUIRED_SCOPES.get(method)
+
+
+def token_scopes(request) -> frozenset[str] | None:
+    """The scopes of the token a request was made with; None for a session or no credentials
+    (whose access is decided by role alone)."""
+    token = getattr(request, "auth", None)
+    return frozenset(token.scopes) if isinstance(token, ApiToken) else None
 
 
 class HasTokenScope(permissions.BasePermission):

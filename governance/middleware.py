@@ -1,13 +1,16 @@
-"""Request logging and the reader's time zone."""
+"""Request logging, the reader's time zone and conditional API reads."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
 import zoneinfo
 
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.http import quote_etag
 
 request_logger = logging.getLogger("openrefusal.request")
 TZ_COOKIE = "tz"
@@ -67,3 +70,38 @@ class ReaderTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class ApiConditionalGetMiddleware:
+    """`ETag` / `If-None-Match` on every API read: a strong ETag (the SHA-256 of the rendered
+    body) on each successful GET or HEAD under /api/, and `304 Not Modified` with no body when
+    the client already holds it. What a reader sees depends on who asks (a regulator's token
+    sees embargoed reports), so the answer varies on `Authorization` and `Cookie` and, when
+    credentials were sent, is `private`: a shared cache never hands one reader's view to
+    another. Streamed answers (exports, dumps) are left alone."""
+
+    PREFIX = "/api/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method not in ("GET", "HEAD") or not request.path.startswith(self.PREFIX):
+            return response
+        patch_vary_headers(response, ("Authorization", "Cookie"))
+        if response.status_code != 200 or response.streaming:
+            return response
+        credentials = "HTTP_AUTHORIZATION" in request.META or bool(request.COOKIES)
+        if credentials:
+            patch_cache_control(response, private=True, no_cache=True)
+        else:
+            patch_cache_control(response, no_cache=True)
+        if not response.has_header("ETag"):
+            response["ETag"] = quote_etag(hashlib.sha256(response.content).hexdigest())
+        return get_conditional_response(
+            request,
+            etag=response["ETag"],
+            last_modified=None,
+            response=response,
+        )

@@ -81,6 +81,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "governance.middleware.ReaderTimezoneMiddleware",
+    # ETag / If-None-Match and Vary on every API read (after authentication, so a 304 is
+    # decided on the body this reader would get).
+    "governance.middleware.ApiConditionalGetMiddleware",
     # Last, so it sees the view: every API POST with an Idempotency-Key is processed once.
     "governance.idempotency.IdempotencyMiddleware",
 ]

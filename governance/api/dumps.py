@@ -100,6 +100,8 @@ class DumpPagination(CursorPagination):
     ),
     retrieve=extend_schema(
         summary="Show one bulk dump",
+        description="One complete dump: its manifest (each dataset's file, row count, size and "
+        "SHA-256) and the ledger head it was cut at. Failed dumps answer 404.",
         examples=[OpenApiExample("Dump", value=DUMP_EXAMPLE, response_only=True)],
         tags=["Bulk dumps"],
     ),

@@ -251,6 +251,18 @@ INVITATION_EXAMPLE = {
     "accepted_at": None,
     "revoked_at": None,
 }
+ACCREDITED_EXAMPLE = {
+    **ORGANIZATION_EXAMPLE,
+    "slug": "independent-audit",
+    "name": "Independent Audit Co",
+    "kind": "auditor",
+    "description": "Independent evaluations of AI refusal behaviour.",
+    "website": "https://audit.example",
+    "html_url": "https://openrefusal.org/organizations/independent-audit/",
+    "accredited": True,
+    "accredited_at": "2026-01-10T09:00:00Z",
+    "accreditation_expires_at": "2027-06-30T00:00:00Z",
+}
 TAG_ORGS = ["Organizations"]
 TAG_MEMBERS = ["Memberships"]
 TAG_INVITATIONS = ["Invitations"]
@@ -312,7 +324,15 @@ TAG_INVITATIONS = ["Invitations"]
                 "New description",
                 value={"description": "Builds the Acme assistant family and Acme Code."},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Edited",
+                value={
+                    **ORGANIZATION_EXAMPLE,
+                    "description": "Builds the Acme assistant family and Acme Code.",
+                },
+                response_only=True,
+            ),
         ],
         tags=TAG_ORGS,
     ),
@@ -364,6 +384,7 @@ class OrganizationViewSet(
         "`already_verified` if it is. Recorded as `organization.verified`.",
         request=None,
         responses={200: OrganizationSerializer},
+        examples=[OpenApiExample("Verified", value=ORGANIZATION_EXAMPLE, response_only=True)],
         tags=TAG_ORGS,
     )
     @action(detail=True, methods=["post"])
@@ -384,7 +405,12 @@ class OrganizationViewSet(
                 "Reason",
                 value={"reason": "The registrant could not show they act for this company."},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Unverified",
+                value={**ORGANIZATION_EXAMPLE, "verified": False, "verified_at": None},
+                response_only=True,
+            ),
         ],
         tags=TAG_ORGS,
     )
@@ -410,7 +436,8 @@ class OrganizationViewSet(
         examples=[
             OpenApiExample(
                 "Until a date", value={"expires_at": "2027-06-30T00:00:00Z"}, request_only=True
-            )
+            ),
+            OpenApiExample("Accredited", value=ACCREDITED_EXAMPLE, response_only=True),
         ],
         tags=TAG_ORGS,
     )
@@ -458,6 +485,7 @@ class OrganizationScopedMixin:
         summary="Show one membership",
         description="A plain member's membership answers 404 to those who may not see it.",
         parameters=[ORG_SLUG_PARAMETER],
+        examples=[OpenApiExample("An owner", value=MEMBERSHIP_EXAMPLE, response_only=True)],
         tags=TAG_MEMBERS,
     ),
     partial_update=extend_schema(
@@ -467,7 +495,12 @@ class OrganizationScopedMixin:
         parameters=[ORG_SLUG_PARAMETER],
         request=RoleSerializer,
         responses={200: MembershipSerializer},
-        examples=[OpenApiExample("Make editor", value={"role": "editor"}, request_only=True)],
+        examples=[
+            OpenApiExample("Make editor", value={"role": "editor"}, request_only=True),
+            OpenApiExample(
+                "Now an editor", value={**MEMBERSHIP_EXAMPLE, "role": "editor"}, response_only=True
+            ),
+        ],
         tags=TAG_MEMBERS,
     ),
     destroy=extend_schema(
@@ -529,7 +562,10 @@ class MembershipViewSet(
     ),
     retrieve=extend_schema(
         summary="Show an invitation (owners)",
+        description="One invitation with its status (`pending`, `accepted`, `revoked`, "
+        "`expired`). Only owners and staff; needs `write:account` with a token.",
         parameters=[ORG_SLUG_PARAMETER],
+        examples=[OpenApiExample("Pending", value=INVITATION_EXAMPLE, response_only=True)],
         tags=TAG_INVITATIONS,
     ),
     create=extend_schema(
@@ -594,6 +630,17 @@ class InvitationViewSet(
         parameters=[ORG_SLUG_PARAMETER],
         request=None,
         responses={200: InvitationSerializer},
+        examples=[
+            OpenApiExample(
+                "Withdrawn",
+                value={
+                    **INVITATION_EXAMPLE,
+                    "status": "revoked",
+                    "revoked_at": "2026-02-02T10:00:00Z",
+                },
+                response_only=True,
+            )
+        ],
         tags=TAG_INVITATIONS,
     )
     @action(detail=True, methods=["post"])

@@ -61,7 +61,8 @@ class ApiTokenCreateSerializer(serializers.Serializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiToken.Scope.choices),
         allow_empty=False,
-        help_text="What the token may do: `read:public`, `write:account`.",
+        help_text="What the token may do (`read:public`, `write:comments`, …). "
+        "`read:embargoed` is for members of verified regulators and accredited auditors.",
     )
     expires_in_days = serializers.IntegerField(
         required=False,
@@ -96,11 +97,13 @@ TOKEN_EXAMPLE = {
         summary="List your API tokens",
         description="Your personal API tokens, newest first, including revoked and expired "
         "ones. Secrets are never listed. Needs the `write:account` scope with a token.",
+        examples=[OpenApiExample("A read-only token", value=TOKEN_EXAMPLE, response_only=True)],
         tags=["API tokens"],
     ),
     retrieve=extend_schema(
         summary="Show one of your API tokens",
         description="Another person's token answers 404, exactly like a token that does not exist.",
+        examples=[OpenApiExample("A read-only token", value=TOKEN_EXAMPLE, response_only=True)],
         tags=["API tokens"],
     ),
     create=extend_schema(

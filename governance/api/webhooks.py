@@ -40,10 +40,31 @@ SUBSCRIPTION_EXAMPLE = {
     "deliveries_url": "/api/v1/webhooks/4/deliveries/",
 }
 
+DELIVERY_EXAMPLE = {
+    "id": 81,
+    "event_type": "policy_version.published",
+    "seq": 1204,
+    "attempt": 1,
+    "status": "succeeded",
+    "status_code": 200,
+    "response_excerpt": "ok",
+    "error": "",
+    "duration_ms": 143,
+    "created_at": "2026-03-02T10:00:00Z",
+    "due_at": "2026-03-02T10:00:00Z",
+    "attempted_at": "2026-03-02T10:00:00Z",
+    "next_retry_at": None,
+    "body": '{"change":{"seq":1204,"action":"policy_version.published"},'
+    '"event":"policy_version.published","subscription":4}',
+}
+
 
 class WebhookSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    filter_organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Both may be empty: a personal webhook, and one without an organization filter.
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    filter_organization = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
     status = serializers.SerializerMethodField(help_text="`ok`, `failing` or `paused`.")
     deliveries_url = serializers.SerializerMethodField()
 
@@ -141,6 +162,9 @@ class DeliveryPagination(CursorPagination):
     ),
     retrieve=extend_schema(
         summary="Show one webhook",
+        description="One of your webhooks (or one held for an organization you own or edit), "
+        "with its status: `ok`, `failing` (deliveries ran out of retries) or `paused`. "
+        "Anyone else's answers 404.",
         examples=[OpenApiExample("Webhook", value=SUBSCRIPTION_EXAMPLE, response_only=True)],
         tags=TAGS,
     ),
@@ -170,7 +194,12 @@ class DeliveryPagination(CursorPagination):
         ],
         tags=TAGS,
     ),
-    destroy=extend_schema(summary="Delete a webhook", tags=TAGS),
+    destroy=extend_schema(
+        summary="Delete a webhook",
+        description="Stops deliveries at once; pending retries are dropped. Recorded on the "
+        "ledger as `webhook.deleted` (never with its address). Answers 204.",
+        tags=TAGS,
+    ),
 )
 class WebhookViewSet(
     mixins.ListModelMixin,
@@ -216,6 +245,7 @@ class WebhookViewSet(
         description="Every attempt, newest first: the event, attempt number, HTTP status, the "
         "start of the answer, the error, how long it took, and when the next retry is due.",
         responses={200: DeliverySerializer(many=True)},
+        examples=[OpenApiExample("A delivered event", value=DELIVERY_EXAMPLE, response_only=True)],
         tags=TAGS,
     )
     @action(detail=True, methods=["get"], pagination_class=DeliveryPagination)
@@ -230,6 +260,25 @@ class WebhookViewSet(
         "`deliveries` a moment later.",
         request=None,
         responses={202: DeliverySerializer},
+        examples=[
+            OpenApiExample(
+                "Queued",
+                value={
+                    **DELIVERY_EXAMPLE,
+                    "event_type": "ping",
+                    "seq": None,
+                    "status": "pending",
+                    "status_code": None,
+                    "response_excerpt": "",
+                    "duration_ms": None,
+                    "attempted_at": None,
+                    "body": '{"change":null,"event":"ping","sent_at":'
+                    '"2026-03-02T10:05:00+00:00","subscription":4}',
+                },
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])

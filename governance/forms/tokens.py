@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 
 from governance.models import ApiToken
-from governance.services.tokens import NAME_MAX_LENGTH
+from governance.services.tokens import NAME_MAX_LENGTH, scopes_for
 
 
 class ApiTokenCreateForm(forms.Form):
@@ -30,8 +30,14 @@ class ApiTokenCreateForm(forms.Form):
         help_text="Leave empty for a token that never expires.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if user is not None:
+            # Offer only the scopes this person may mint (read:embargoed is for regulators
+            # and accredited auditors); the service checks again.
+            mintable = set(scopes_for(user))
+            scopes = self.fields["scopes"]
+            scopes.choices = [(v, label) for v, label in scopes.choices if v in mintable]
         limit = settings.OPENREFUSAL["API_TOKEN_MAX_DAYS"]
         field = self.fields["expires_in_days"]
         field.max_value = limit

@@ -13,6 +13,10 @@ TOKEN_PREFIX = "orf_"  # noqa: S105 — a public marker that makes leaked tokens
 class ApiToken(models.Model):
     class Scope(models.TextChoices):
         READ_PUBLIC = "read:public", "Read public records"
+        READ_EMBARGOED = (
+            "read:embargoed",
+            "Read audit reports under embargo (regulators and accredited auditors only)",
+        )
         WRITE_ACCOUNT = "write:account", "Manage your account and organizations"
         WRITE_POLICIES = "write:policies", "Write and publish your organizations' policies"
         WRITE_COMMENTS = "write:comments", "Comment, reply, endorse and flag in comment periods"

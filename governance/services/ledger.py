@@ -72,8 +72,13 @@ def ledger_append(
     *, actor, action: str, subject: models.Model | str, payload: Any = None
 ) -> LedgerEntry:
     """Append one entry, chained to the last. Must run inside the caller's transaction, so the
-    entry commits or rolls back with the change it records."""
+    entry commits or rolls back with the change it records. When `actor` came from an API
+    token the payload also names the token (`via_token`)."""
     payload = {} if payload is None else payload
+    # A write made through an API token names the token (its id, never its name or secret).
+    via_token = getattr(actor, "api_token_id", None)
+    if via_token is not None and isinstance(payload, dict):
+        payload = {**payload, "via_token": via_token}
     actor_text = actor if isinstance(actor, str) else actor_ref(actor)
     subject_text = subject_ref(subject)
     _check_reference("action", action, _ACTION_MAX)

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from governance.api_auth import hash_token
-from governance.errors import Conflict, Invalid, NotFound
-from governance.models import ApiToken, User
+from governance.errors import Conflict, Invalid, NotAllowed, NotFound
+from governance.models import ApiToken, Membership, Organization, User
 from governance.models.tokens import TOKEN_PREFIX
 from governance.services.ledger import ledger_append
 
@@ -22,8 +23,38 @@ MAX_ACTIVE_TOKENS = 50
 SHOWN_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 
 
+# Scopes only some people may put on a token. `read:embargoed` lets a token read what its
+# owner's role shows before publication: members of verified regulators and of accredited
+# auditors only.
+RESTRICTED_SCOPES = frozenset({ApiToken.Scope.READ_EMBARGOED.value})
+
+
 def allowed_scopes() -> list[str]:
     return list(ApiToken.Scope.values)
+
+
+def may_read_embargoed(user: User) -> bool:
+    """A member of a verified regulator, or of an auditor whose accreditation is running."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    now = timezone.now()
+    memberships = Membership.objects.filter(user=user, organization__verified_at__isnull=False)
+    regulator = Q(organization__kind=Organization.Kind.REGULATOR)
+    accredited = (
+        Q(organization__kind=Organization.Kind.AUDITOR)
+        & Q(organization__accredited_at__isnull=False)
+        & (
+            Q(organization__accreditation_expires_at__isnull=True)
+            | Q(organization__accreditation_expires_at__gt=now)
+        )
+    )
+    return memberships.filter(regulator | accredited).exists()
+
+
+def scopes_for(user: User) -> list[str]:
+    """The scopes `user` may put on a new token."""
+    restricted = set() if may_read_embargoed(user) else RESTRICTED_SCOPES
+    return [s for s in allowed_scopes() if s not in restricted]
 
 
 def max_days() -> int:
@@ -73,6 +104,12 @@ def api_token_create(
     """Create a token; returns it with its raw secret, which is never stored nor shown again."""
     name = _clean_name(name)
     scopes = _clean_scopes(scopes)
+    if ApiToken.Scope.READ_EMBARGOED.value in scopes and not may_read_embargoed(user):
+        message = (
+            "Only members of a verified regulator or an accredited auditor may give a token "
+            "the “read:embargoed” scope."
+        )
+        raise NotAllowed(message, fields={"scopes": [message]}, code="scope_not_allowed")
     days = _clean_expiry(expires_in_days)
     # One creation at a time per person, so the name and count checks below cannot race.
     User.objects.select_for_update().filter(pk=user.pk).first()

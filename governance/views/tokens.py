@@ -42,7 +42,7 @@ def token_list(request):
 @require_http_methods(["GET", "POST"])
 @once_per_form_token
 def token_create(request):
-    form = ApiTokenCreateForm(request.POST or None)
+    form = ApiTokenCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             token, raw = api_token_create(

@@ -605,7 +605,12 @@ class ClauseFilter(django_filters.FilterSet):
         "`ai_system.updated`.",
         request=AISystemUpdateSerializer,
         responses={200: AISystemSerializer},
-        examples=[OpenApiExample("Rename", value={"name": "Acme Assistant 2"}, request_only=True)],
+        examples=[
+            OpenApiExample("Rename", value={"name": "Acme Assistant 2"}, request_only=True),
+            OpenApiExample(
+                "Renamed", value={**SYSTEM_EXAMPLE, "name": "Acme Assistant 2"}, response_only=True
+            ),
+        ],
         tags=TAG_SYSTEMS,
     ),
 )
@@ -720,7 +725,20 @@ def _with_current_version(queryset: QuerySet[Policy]) -> QuerySet[Policy]:
         "changes. Recorded as `policy.updated`.",
         request=PolicyUpdateSerializer,
         responses={200: PolicySerializer},
-        examples=[OpenApiExample("Re-scope", value={"systems": [4, 5]}, request_only=True)],
+        examples=[
+            OpenApiExample("Re-scope", value={"systems": [4, 5]}, request_only=True),
+            OpenApiExample(
+                "Re-scoped",
+                value={
+                    **POLICY_EXAMPLE,
+                    "systems": [
+                        {"id": 4, "slug": "acme-assistant", "name": "Acme Assistant"},
+                        {"id": 5, "slug": "acme-code", "name": "Acme Code"},
+                    ],
+                },
+                response_only=True,
+            ),
+        ],
         tags=TAG_POLICIES,
     ),
 )
@@ -896,7 +914,18 @@ AGAINST_PARAMETER = OpenApiParameter(
                 "New summary",
                 value={"summary_of_changes": "Clarifies the dosage clause."},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Edited draft",
+                value={
+                    **VERSION_DETAIL_EXAMPLE,
+                    "number": "2.2.0",
+                    "status": "draft",
+                    "summary_of_changes": "Clarifies the dosage clause.",
+                    "published_at": None,
+                },
+                response_only=True,
+            ),
         ],
         tags=TAG_VERSIONS,
     ),
@@ -995,7 +1024,17 @@ class PolicyVersionViewSet(
                 "Withdraw",
                 value={"reason": "Published by mistake before legal review."},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Withdrawn",
+                value={
+                    **VERSION_DETAIL_EXAMPLE,
+                    "status": "withdrawn",
+                    "withdrawn_at": "2026-03-03T12:00:00Z",
+                    "withdrawn_reason": "Published by mistake before legal review.",
+                },
+                response_only=True,
+            ),
         ],
         tags=TAG_VERSIONS,
     )

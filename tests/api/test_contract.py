@@ -108,7 +108,9 @@ def test_every_get_endpoint_keeps_its_contract(demo, schema, persona):
     as_regulator = persona == "regulator-token"
     if as_regulator:
         _, raw = api_token_create(
-            user=demo, name="contract", scopes=["read:public", "write:webhooks"]
+            user=demo,
+            name="contract",
+            scopes=["read:public", "read:embargoed", "write:webhooks"],
         )
         client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
     elif persona == "moderator-session":

@@ -23,10 +23,10 @@ from tests.audits.reports.conftest import DECLARATION, PDF
 pytestmark = pytest.mark.django_db
 
 
-def tooling(user) -> APIClient:
+def tooling(user, *extra: str) -> APIClient:
     """The auditor's (or company's) own tooling: a bearer token with the audits scope."""
     _token, raw = api_token_create(
-        user=user, name=f"Tooling of {user.pk}", scopes=["read:public", "write:audits"]
+        user=user, name=f"Tooling of {user.pk}", scopes=["read:public", "write:audits", *extra]
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -272,9 +272,10 @@ def test_wrong_state_transitions_are_409s(
         )
         assert response.status_code == 400
         assert "embargo_until" in response.json()["error"]["fields"]
-    # The company cannot edit the report; the regulator cannot change anything.
+    # The company cannot edit the report; the regulator (who reads it with read:embargoed)
+    # cannot change anything.
     assert company_api.patch(detail, {"title": "Ours"}, format="json").status_code == 403
-    regulator_api = tooling(regulator)
+    regulator_api = tooling(regulator, "read:embargoed")
     assert regulator_api.post(reverse("finding-dispute", args=[finding.pk]),
                               {"reason": "r"}, format="json").status_code == 403  # fmt: skip
     remediate = reverse("finding-remediate", args=[finding.pk])
