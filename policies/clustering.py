@@ -7,6 +7,12 @@ Who may change what, so that posting, the pass and detaching never corrupt each 
   `UPDATE … SET comment_count = comment_count + 1` takes it), so counts stay exact.
 - A new cluster is made by INSERTing it (its `representative` is unique) *before* touching the
   representative's row; the pass does the same, so the two can only meet on that unique index.
+- A post locks the earlier live copy it joins (FOR KEY SHARE, in the statement that reads it):
+  a withdrawal, hold or edit takes that row's FOR UPDATE lock first, so it waits for the post
+  and then detaches the copy with the post's comment counted in; one committed in between makes
+  PostgreSQL re-check the row, which drops out. A read that stale never files a tombstone or
+  other words in a cluster (a withdrawn representative left the next live copy to start a
+  second cluster of the same text).
 - The pass, which locks several clusters, gives up a campaign (leaving its comments pending for
   the next pass) rather than wait long or overwrite a change made meanwhile.
 - "Live" comments take part: top-level, published or hidden, and public (listed or in a
@@ -184,7 +190,7 @@ _JOIN_SQL = f"""
 WITH earlier AS (
     SELECT id, cluster_id FROM policies_comment
     WHERE period_id = %(period)s AND normalized_sha256 = %(sha)s AND id < %(me)s AND {_LIVE}
-    ORDER BY id LIMIT 1
+    ORDER BY id LIMIT 1 FOR KEY SHARE
 ), counted AS (
     UPDATE policies_commentcluster SET comment_count = comment_count + 1, updated_at = now()
     WHERE id = (SELECT cluster_id FROM earlier) RETURNING id
@@ -202,7 +208,7 @@ _PRE_JOIN_SQL = f"""
 WITH earlier AS (
     SELECT id, cluster_id FROM policies_comment
     WHERE period_id = %(period)s AND normalized_sha256 = %(sha)s AND {_LIVE}
-    ORDER BY id LIMIT 1
+    ORDER BY id LIMIT 1 FOR KEY SHARE
 ), counted AS (
     UPDATE policies_commentcluster SET comment_count = comment_count + 1, updated_at = now()
     WHERE id = (SELECT cluster_id FROM earlier) RETURNING id
@@ -213,7 +219,21 @@ SELECT earlier.id, (SELECT id FROM counted) FROM earlier
 _EARLIEST_SQL = f"""
 SELECT id, cluster_id FROM policies_comment
 WHERE period_id = %s AND normalized_sha256 = %s AND id < %s AND {_LIVE}
-ORDER BY id LIMIT 1
+ORDER BY id LIMIT 1 FOR KEY SHARE
+"""  # noqa: S608 — a constant fragment; every value is bound
+
+# Whether the earlier comment is (now) live, of these words and in that cluster.
+_STILL_IN_SQL = f"""
+SELECT 1 FROM policies_comment
+WHERE id = %s AND cluster_id = %s AND normalized_sha256 = %s AND {_LIVE}
+"""  # noqa: S608 — a constant fragment; every value is bound
+
+# File the earlier comment in the cluster just made for it — only if it is, on its latest row
+# version (PostgreSQL re-evaluates the WHERE under the row lock), still alone, live and of
+# these words: a withdrawal committed since it was read must not put a tombstone in a cluster.
+_FILE_EARLIER_SQL = f"""
+UPDATE policies_comment SET cluster_id = %s
+WHERE id = %s AND cluster_id IS NULL AND normalized_sha256 = %s AND {_LIVE}
 """  # noqa: S608 — a constant fragment; every value is bound
 
 _FILE_ALONE_SQL = f"""
@@ -265,12 +285,26 @@ def exact_cluster_for_new(period_id: int, sha: str) -> tuple[bool, int | None]:
     return True, row[1]
 
 
+def _still_in(cursor, earlier: int, cluster_id: int, sha: str) -> bool:
+    """Called with the cluster's row lock held: see _STILL_IN_SQL."""
+    cursor.execute(_STILL_IN_SQL, [earlier, cluster_id, sha])
+    return cursor.fetchone() is not None
+
+
+def _uncount(cursor, cluster_id: int) -> None:
+    cursor.execute(
+        "UPDATE policies_commentcluster SET comment_count = comment_count - 1 WHERE id = %s",
+        [cluster_id],
+    )
+
+
 def _join_slowly(cursor, comment: Comment) -> int | None:
     """The earlier comment has no cluster yet (or its cluster was merged away meanwhile): make
     or find its cluster with fresh reads. Returns the cluster joined, or None when the comment
     stays on its own for the pass to settle."""
+    sha = comment.normalized_sha256
     for _attempt in range(3):
-        cursor.execute(_EARLIEST_SQL, [comment.period_id, comment.normalized_sha256, comment.pk])
+        cursor.execute(_EARLIEST_SQL, [comment.period_id, sha, comment.pk])
         row = cursor.fetchone()
         if row is None:
             return None
@@ -278,25 +312,17 @@ def _join_slowly(cursor, comment: Comment) -> int | None:
         if cluster_id is None:
             cursor.execute(_CREATE_SQL, [comment.period_id, earlier])
             cluster_id, inserted = cursor.fetchone()
-            cursor.execute(
-                "UPDATE policies_comment SET cluster_id = %s WHERE id = %s AND cluster_id IS NULL",
-                [cluster_id, earlier],
-            )
-            if cursor.rowcount == 0:
-                cursor.execute("SELECT cluster_id FROM policies_comment WHERE id = %s", [earlier])
-                if cursor.fetchone()[0] != cluster_id:
-                    # The pass filed it elsewhere in between: take back what was done here.
-                    if inserted:
-                        cursor.execute(
-                            "DELETE FROM policies_commentcluster WHERE id = %s", [cluster_id]
-                        )
-                    else:
-                        cursor.execute(
-                            "UPDATE policies_commentcluster "
-                            "SET comment_count = comment_count - 1 WHERE id = %s",
-                            [cluster_id],
-                        )
-                    continue
+            cursor.execute(_FILE_EARLIER_SQL, [cluster_id, earlier, sha])
+            if cursor.rowcount == 0 and not _still_in(cursor, earlier, cluster_id, sha):
+                # The pass filed it elsewhere, or it was withdrawn, held or edited, in between:
+                # take back what was done here and look again.
+                if inserted:
+                    cursor.execute(
+                        "DELETE FROM policies_commentcluster WHERE id = %s", [cluster_id]
+                    )
+                else:
+                    _uncount(cursor, cluster_id)
+                continue
         else:
             cursor.execute(
                 "UPDATE policies_commentcluster SET comment_count = comment_count + 1, "
