@@ -37,9 +37,21 @@ def write_operations(schema):
                 yield path, method, item[method]
 
 
-def concrete(path: str) -> str:
-    # Ids that exist or not: a scope is checked before any object is looked up.
-    return PARAM.sub(lambda m: "acme-ai" if "slug" in m[1] else "1", path)
+def concrete(path: str, operation: dict | None = None) -> str:
+    # Ids that exist or not: a scope is checked before any object is looked up. A parameter
+    # with an enum (an appeal's action name) takes its first value, so the URL resolves.
+    enums = {
+        p["name"]: p["schema"]["enum"]
+        for p in (operation or {}).get("parameters", [])
+        if p.get("in") == "path" and "enum" in p.get("schema", {})
+    }
+
+    def value(m: re.Match) -> str:
+        if m[1] in enums:
+            return str(enums[m[1]][0])
+        return "acme-ai" if "slug" in m[1] else "1"
+
+    return PARAM.sub(value, path)
 
 
 def scope_needed(url: str, method: str) -> str | None:
@@ -67,8 +79,8 @@ def test_every_write_refuses_a_token_without_its_scope(schema, citizen):
     client = bearer(citizen, ["read:public"])
     before = LedgerEntry.objects.count()
     checked = []
-    for path, method, _operation in write_operations(schema):
-        url = concrete(path)
+    for path, method, operation in write_operations(schema):
+        url = concrete(path, operation)
         scope = scope_needed(url, method)
         if scope in (None, "read:public"):
             continue  # nothing a read-only token lacks
