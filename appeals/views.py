@@ -59,6 +59,8 @@ def index(request: HttpRequest) -> HttpResponse:
         ),
         "panels": bool(panel_admin_organizations(request.user)),
         "now": now,
+        "ack_days": workflow.DEADLINES["ack"].days,
+        "decision_days": workflow.DEADLINES["decision"].days,
     }
     return render(request, "appeals/index.html", context)
 

@@ -34,6 +34,13 @@ def test_public_pages_answer_everyone(name, who, request, client_for, appeal):
     assert response.status_code == 200
 
 
+def test_the_index_states_the_deadlines_from_the_settings(client, settings):
+    days = {"APPEAL_ACK_DAYS": 5, "APPEAL_DECISION_DAYS": 21}
+    settings.OPENREFUSAL = {**settings.OPENREFUSAL, **days}
+    page = client.get(reverse("appeals:index")).content.decode()
+    assert "acknowledge within 5 days and decide within 21 days" in page
+
+
 def test_the_workflow_page_renders_the_table(client):
     from appeals.workflow import TRANSITIONS
 
