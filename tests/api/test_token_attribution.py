@@ -78,4 +78,6 @@ def test_a_session_write_is_not_attributed_to_any_token(api_for, citizen):
         "/api/v1/organizations/", {"name": "Civic Audit", "kind": "auditor"}, format="json"
     )
     assert response.status_code == 201
-    assert all("via_token" not in e.payload for e in entries_after(before))
+    entries = entries_after(before)
+    assert entries
+    assert all("via_token" not in e.payload for e in entries)

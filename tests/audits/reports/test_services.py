@@ -186,6 +186,7 @@ def test_the_database_refuses_to_change_a_submitted_report(embargoed_report, fin
         except DatabaseError as error:
             messages.append(str(error))
             refused += 1
+    assert messages
     assert all("submitted" in m or "cannot" in m for m in messages)
     # The no-op status write is allowed (nothing changes); every other statement is refused.
     assert refused == len(statements) - 1
