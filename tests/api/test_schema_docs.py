@@ -203,3 +203,27 @@ def test_the_known_gaps_are_in_the_comment_and_audits_apis_only():
                 "clause_evidence", "conformance", "scorecards", "appeal", "recommendations",
                 "transparency", "drift", "robustness", "tradeoff")  # fmt: skip
     assert all(op_id.startswith(prefixes) for op_id, _ in KNOWN_GAPS)
+
+
+def test_every_response_example_validates_against_its_schema(schema):
+    """An example that contradicts its schema misleads the reader more than no example."""
+    from tests.api.test_contract import validator_for
+
+    json_schema = yaml.safe_load(yaml.safe_dump(schema))  # the same document, as plain data
+    wrong, checked = [], 0
+    for item in json_schema["paths"].values():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            for code, response in operation.get("responses", {}).items():
+                media = (response.get("content") or {}).get("application/json") or {}
+                if not str(code).startswith("2") or "schema" not in media:
+                    continue
+                validator = validator_for(json_schema, media["schema"])
+                for name, example in (media.get("examples") or {}).items():
+                    checked += 1
+                    errors = list(validator.iter_errors(example.get("value")))
+                    if errors:
+                        wrong.append((operation["operationId"], code, name, errors[0].message))
+    assert checked >= 50  # the examples written so far; more as KNOWN_GAPS shrinks
+    assert not wrong, wrong
