@@ -92,7 +92,7 @@ class DumpPagination(CursorPagination):
         examples=[
             OpenApiExample(
                 "Page",
-                value={"next": None, "previous": None, "results": [DUMP_EXAMPLE]},
+                value=DUMP_EXAMPLE,
                 response_only=True,
             )
         ],

@@ -151,11 +151,7 @@ class LedgerCursorPagination(CursorPagination):
         examples=[
             OpenApiExample(
                 "One page",
-                value={
-                    "next": "https://openrefusal.example/api/v1/ledger/?cursor=cD00Mg%3D%3D",
-                    "previous": None,
-                    "results": [ENTRY_EXAMPLE],
-                },
+                value=ENTRY_EXAMPLE,
                 response_only=True,
             )
         ],

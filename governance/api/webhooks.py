@@ -154,7 +154,7 @@ class DeliveryPagination(CursorPagination):
         examples=[
             OpenApiExample(
                 "Page",
-                value={"next": None, "previous": None, "results": [SUBSCRIPTION_EXAMPLE]},
+                value=SUBSCRIPTION_EXAMPLE,
                 response_only=True,
             )
         ],
