@@ -8,6 +8,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
@@ -262,6 +263,269 @@ class PublishResponsesSerializer(serializers.Serializer):
     summary = serializers.CharField(allow_blank=True, max_length=20_000)
 
 
+class ClusterVariantSerializer(serializers.Serializer):
+    body = serializers.CharField(help_text="Empty when that text's first comment is not public.")
+    comments = serializers.IntegerField(help_text="How many comments of the campaign use it.")
+
+
+class ClusterDetailSerializer(ClusterSerializer):
+    variants = ClusterVariantSerializer(many=True, read_only=True)
+
+    class Meta(ClusterSerializer.Meta):
+        fields = [*ClusterSerializer.Meta.fields, "variants"]
+
+
+# --- Examples (the demo docket: Acme's open period, Northwind's closed one) --------------------
+
+API_EXAMPLE = "https://openrefusal.example/api/v1"
+PERIOD_EXAMPLE = {
+    "id": 1,
+    "version": 3,
+    "version_number": "2.0.0",
+    "policy": 1,
+    "organization": "acme-ai",
+    "state": "open",
+    "opens_at": "2026-11-22T09:00:00Z",
+    "closes_at": "2027-01-06T17:00:00Z",
+    "extended_from": None,
+    "responses_published_at": None,
+    "url": "/policies/acme-ai/usage-policy/v/2.0.0/comments/",
+}
+PERIOD_STATS_EXAMPLE = {
+    "total": 127,
+    "unique": 39,
+    "in_clusters": 83,
+    "clusters": 2,
+    "organizations": 1,
+    "replies": 5,
+    "held": 1,
+    "hidden": 1,
+    "withdrawn": 0,
+    "flags_open": 2,
+    "moderation": {"hide": 1, "hold": 1},
+    "per_clause": {"cyber.exploit.poc": 77, "medical.general": 3, "privacy.doxxing": 3},
+}
+PERIOD_DETAIL_EXAMPLE = {**PERIOD_EXAMPLE, "stats": PERIOD_STATS_EXAMPLE, "extensions": []}
+PERIOD_EXTENDED_EXAMPLE = {
+    **PERIOD_DETAIL_EXAMPLE,
+    "closes_at": "2027-01-20T17:00:00Z",
+    "extended_from": "2027-01-06T17:00:00Z",
+    "extensions": [
+        {
+            "previous_closes_at": "2027-01-06T17:00:00Z",
+            "new_closes_at": "2027-01-20T17:00:00Z",
+            "reason": "Security researchers asked for two more weeks over the holidays.",
+            "created_at": "2026-12-04T10:15:00Z",
+        }
+    ],
+}
+NORTHWIND_PERIOD_EXAMPLE = {
+    **PERIOD_DETAIL_EXAMPLE,
+    "id": 2,
+    "version": 7,
+    "policy": 2,
+    "organization": "northwind-labs",
+    "state": "closed",
+    "opens_at": "2026-10-20T09:00:00Z",
+    "closes_at": "2026-11-24T17:00:00Z",
+    "responses_published_at": "2026-12-04T11:30:00Z",
+    "url": "/policies/northwind-labs/model-behaviour-policy/v/2.0.0/comments/",
+    "stats": {
+        **PERIOD_STATS_EXAMPLE,
+        "total": 39,
+        "unique": 6,
+        "in_clusters": 32,
+        "clusters": 1,
+        "organizations": 0,
+        "replies": 1,
+        "held": 0,
+        "hidden": 0,
+        "flags_open": 0,
+        "moderation": {},
+        "per_clause": {"selfharm.crisis": 2, "medical.dosage": 1},
+    },
+}
+COMMENT_EXAMPLE = {
+    "id": 1,
+    "period": 1,
+    "author": "Dr. Priya Raman",
+    "on_behalf_of": None,
+    "clause": "medical.general",
+    "parent": None,
+    "root": None,
+    "status": "published",
+    "hidden_reason": "",
+    "body": "I am an emergency physician. This clause says ordinary medical information is "
+    "answered; please publish how often the assistant refuses medical questions anyway.",
+    "cluster": None,
+    "cluster_size": None,
+    "endorsement_count": 14,
+    "reply_count": 1,
+    "created_at": "2026-11-22T21:40:34Z",
+    "edited_at": None,
+    "withdrawn_at": None,
+    "url": "/policies/comments/1/",
+}
+COMMENT_PAGE_EXAMPLE = {
+    "next": f"{API_EXAMPLE}/comments/?period=1&sort=newest&cursor=eyJkIjoibiIsImkiOjF9",
+    "previous": None,
+    "results": [COMMENT_EXAMPLE],
+}
+COMMENT_POSTED_EXAMPLE = {
+    **COMMENT_EXAMPLE,
+    "id": 131,
+    "author": "Citizen Ada",
+    "body": "Please say how a researcher becomes verified, and how long it takes.",
+    "clause": "cyber.exploit.poc",
+    "endorsement_count": 0,
+    "reply_count": 0,
+    "created_at": "2026-12-04T10:20:00Z",
+    "url": "/policies/comments/131/",
+}
+COMMENT_HIDDEN_EXAMPLE = {
+    **COMMENT_EXAMPLE,
+    "id": 127,
+    "author": "GrowthHacker2000",
+    "clause": None,
+    "status": "hidden",
+    "hidden_reason": "Advertising: the comment sells endorsements.",
+    "body": "",
+    "endorsement_count": 0,
+    "reply_count": 0,
+    "created_at": "2026-12-04T12:31:59Z",
+    "url": "/policies/comments/127/",
+}
+QUEUE_EXAMPLE = {
+    "results": [
+        {
+            **COMMENT_HIDDEN_EXAMPLE,
+            "status": "published",
+            "hidden_reason": "",
+            "body": "Want your comment to be seen? Buy endorsements and followers at "
+            "www.cheap-followers.example, best prices for policy influence!",
+            "flags": [
+                {
+                    "reason": "spam",
+                    "details": "",
+                    "created_at": "2026-12-04T13:02:11Z",
+                    "by_author": False,
+                }
+            ],
+        }
+    ],
+    "next_after": None,
+    "open_reports": {"spam": 1},
+}
+HISTORY_EXAMPLE = {
+    "revisions": [
+        {
+            "body": "Please say how a reseacher becomes verified.",
+            "posted_at": "2026-12-04T10:20:00Z",
+            "replaced_at": "2026-12-04T10:24:00Z",
+        }
+    ],
+    "moderation": [
+        {
+            "action": "hold",
+            "public_reason": "Held automatically: comments with several links are reviewed by "
+            "a moderator before they are published.",
+            "automatic": True,
+            "created_at": "2026-12-04T10:24:00Z",
+        },
+        {
+            "action": "approve",
+            "public_reason": "The links are to published CVE advisories.",
+            "automatic": False,
+            "created_at": "2026-12-04T11:05:00Z",
+        },
+    ],
+}
+LETTER_EXAMPLE = (
+    "As a parent of a secondary school student, I ask Northwind to state in its policy that "
+    "Northwind Tutor explains the material but never writes graded coursework or answers live "
+    "exam questions for students."
+)
+CLUSTER_EXAMPLE = {
+    "id": 8,
+    "period": 2,
+    "kind": "near",
+    "comment_count": 32,
+    "variant_count": 3,
+    "representative": {
+        **COMMENT_EXAMPLE,
+        "id": 132,
+        "period": 2,
+        "author": "Alex Abbott",
+        "clause": None,
+        "body": LETTER_EXAMPLE,
+        "cluster": 8,
+        "cluster_size": 32,
+        "endorsement_count": 0,
+        "reply_count": 0,
+        "created_at": "2026-10-31T18:32:01Z",
+        "url": "/policies/comments/132/",
+    },
+    "created_at": "2026-10-31T18:40:00Z",
+    "updated_at": "2026-11-24T17:00:00Z",
+}
+CLUSTER_DETAIL_EXAMPLE = {
+    **CLUSTER_EXAMPLE,
+    "variants": [
+        {"body": LETTER_EXAMPLE, "comments": 30},
+        {"body": LETTER_EXAMPLE + " I am also a teacher.", "comments": 1},
+        {"body": LETTER_EXAMPLE.replace("As a parent of", "As the parent of two"), "comments": 1},
+    ],
+}
+RESPONSE_EXAMPLE = {
+    "id": 1,
+    "period": 2,
+    "target": "cluster",
+    "comment": None,
+    "cluster": 8,
+    "clause_key": "",
+    "body": "Thank you to the parents and teachers who wrote. The next version's tutoring clause "
+    "will say plainly that Tutor explains material and never completes graded work.",
+    "declined": False,
+    "organization": "northwind-labs",
+    "created_at": "2026-12-04T11:10:00Z",
+    "updated_at": "2026-12-04T11:10:00Z",
+}
+RESPONSE_DOCUMENT_EXAMPLE = {
+    "published_at": "2026-12-04T11:30:00Z",
+    "summary": "Every campaign and every clause that received comments is answered below; "
+    "where we do not change the policy we say why.",
+    "required": 6,
+    "answered": 5,
+    "declined": 1,
+    "percent_answered": 100,
+    "complete": True,
+    "next_version": None,
+    "items": [
+        {
+            "kind": "cluster",
+            "cluster": 8,
+            "clause": None,
+            "about_clause": None,
+            "comment_count": 32,
+            "response": RESPONSE_EXAMPLE,
+            "next_version_change": None,
+        }
+    ],
+}
+DOCKET_CSV_EXAMPLE = (
+    "id,created_at,author,on_behalf_of,clause_key,parent_id,status,hidden_reason,cluster_id,"
+    "endorsement_count,edited_at,body\n"
+    "1,2026-11-22T21:40:34+00:00,Dr. Priya Raman,,medical.general,,published,,,14,,"
+    '"I am an emergency physician. …"\n'
+)
+DOCKET_JSONL_EXAMPLE = (
+    '{"id": 1, "created_at": "2026-11-22T21:40:34+00:00", "author": "Dr. Priya Raman", '
+    '"on_behalf_of": "", "clause_key": "medical.general", "parent_id": null, '
+    '"status": "published", "hidden_reason": "", "cluster_id": null, "endorsement_count": 14, '
+    '"edited_at": null, "body": "I am an emergency physician. …"}\n'
+)
+
+
 # --- Periods --------------------------------------------------------------------------------------
 
 
@@ -272,8 +536,32 @@ def _public_periods():
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List comment periods (filter by policy or version)"),
-    retrieve=extend_schema(summary="A comment period with its counts and extensions"),
+    list=extend_schema(
+        summary="List comment periods (filter by policy or version)",
+        description="The comment periods of public versions (never of drafts), latest opening "
+        "first. Filter with `policy` or `version` (ids). `state` is `scheduled`, `open` or "
+        "`closed` at the time of the request; `url` is the docket's page. Public.",
+        parameters=[
+            OpenApiParameter("policy", int, description="Policy id."),
+            OpenApiParameter("version", int, description="Policy version id."),
+        ],
+        examples=[OpenApiExample("A period", value=PERIOD_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="A comment period with its counts and extensions",
+        description="With `stats` (comments in all, distinct texts, campaigns, replies, held, "
+        "hidden and withdrawn comments, open flags, moderation actions, comments per clause) "
+        "and every extension with its public reason. The counts are cached for a short while. "
+        "404 for a draft's period or an unknown id.",
+        examples=[
+            OpenApiExample("An open period", value=PERIOD_DETAIL_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "A closed period with its response published",
+                value=NORTHWIND_PERIOD_EXAMPLE,
+                response_only=True,
+            ),
+        ],
+    ),
 )
 @extend_schema(tags=TAG_PERIODS)
 class CommentPeriodViewSet(
@@ -310,8 +598,27 @@ class CommentPeriodViewSet(
 
     @extend_schema(
         summary="Open a comment period on a published version (company editors)",
+        description="Editors and owners of the verified company that publishes the version open "
+        "(or schedule) its one comment period: `opens_at` now or later, lasting 30 to 365 days. "
+        "403 for anyone else; 400 with field errors for an unknown `version` or dates out of "
+        "range; 409 `not_published` (only the version in force) or `period_exists`. Needs "
+        "`write:policies` with a token. Recorded as `comment_period.opened`.",
         request=PeriodCreateSerializer,
         responses={201: CommentPeriodSerializer},
+        examples=[
+            OpenApiExample(
+                "Open for 45 days",
+                value={
+                    "version": 3,
+                    "opens_at": "2026-11-22T09:00:00Z",
+                    "closes_at": "2027-01-06T17:00:00Z",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Opened", value=PERIOD_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
+        ],
     )
     def create(self, request):
         data = PeriodCreateSerializer(data=request.data)
@@ -336,8 +643,24 @@ class CommentPeriodViewSet(
 
     @extend_schema(
         summary="Extend the closing time, with a public reason (never shorter)",
+        description="Editors and owners of the publishing company move `closes_at` later (at "
+        "most 365 days after opening) with a public `reason`, shown on the docket; followers "
+        "told it was closing soon hear again. 400 for an earlier or equal time or an empty "
+        "reason; 409 `period_closed` once it has closed; 403 for anyone else. Needs "
+        "`write:policies` with a token. Recorded as `comment_period.extended`.",
         request=PeriodExtendSerializer,
         responses=CommentPeriodDetailSerializer,
+        examples=[
+            OpenApiExample(
+                "Two more weeks",
+                value={
+                    "closes_at": "2027-01-20T17:00:00Z",
+                    "reason": "Security researchers asked for two more weeks over the holidays.",
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Extended", value=PERIOD_EXTENDED_EXAMPLE, response_only=True),
+        ],
     )
     @action(detail=True, methods=["post"])
     def extend(self, request, pk=None):
@@ -349,8 +672,26 @@ class CommentPeriodViewSet(
 
     @extend_schema(
         summary="The whole docket as CSV or JSON Lines, streamed",
+        description="Every comment that is not held, oldest first, one row each, streamed in "
+        "constant memory (a file download). Withdrawn and hidden comments keep their row "
+        "without their text; CSV cells that a spreadsheet would run as a formula are prefixed "
+        "with `'`. `format=jsonl` (the default) or `csv`; anything else is 400. Public.",
         parameters=[OpenApiParameter("format", str, enum=["csv", "jsonl"])],
-        responses={(200, "text/csv"): OpenApiTypes.STR},
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+        examples=[
+            OpenApiExample(
+                "JSON Lines",
+                value=DOCKET_JSONL_EXAMPLE,
+                media_type="application/x-ndjson",
+                response_only=True,
+            ),
+            OpenApiExample(
+                "CSV", value=DOCKET_CSV_EXAMPLE, media_type="text/csv", response_only=True
+            ),
+        ],
     )
     @action(detail=True, methods=["get"], url_path="export")
     def export_docket(self, request, pk=None):
@@ -366,6 +707,16 @@ class CommentPeriodViewSet(
 
     @extend_schema(
         summary="The company's response to comments: what it must cover and what it says",
+        description="The items the company must answer (every campaign of at least 25 "
+        "comments and every clause with a published comment), each with its saved response or "
+        "null, the counts, and — once published — the `summary` and `published_at`. When the "
+        "policy has a later version, `next_version` links its diff and each item says what "
+        "changed in its clause. Saved responses are public before publication too. Public.",
+        examples=[
+            OpenApiExample(
+                "A published response", value=RESPONSE_DOCUMENT_EXAMPLE, response_only=True
+            )
+        ],
         responses=inline_serializer(
             "ResponseDocument",
             {
@@ -446,8 +797,22 @@ class CommentPeriodViewSet(
 
     @extend_schema(
         summary="Publish the response to comments (after the period closes, once complete)",
+        description="Editors and owners of the verified publishing company publish the "
+        "response document with a `summary`; it cannot change afterwards, and only then can "
+        "the policy publish its next version. 409 `period_not_closed`, `responses_incomplete` "
+        "(an item lacks an answer or a recorded reason) or `already_published`; 400 for an "
+        "empty summary; 403 for anyone else. Needs `write:policies` with a token. Recorded as "
+        "`comment_period.responses_published`.",
         request=PublishResponsesSerializer,
         responses=CommentPeriodDetailSerializer,
+        examples=[
+            OpenApiExample(
+                "Publish",
+                value={"summary": RESPONSE_DOCUMENT_EXAMPLE["summary"]},
+                request_only=True,
+            ),
+            OpenApiExample("Published", value=NORTHWIND_PERIOD_EXAMPLE, response_only=True),
+        ],
     )
     @action(detail=True, methods=["post"], url_path="publish-responses")
     def publish_responses(self, request, pk=None):
@@ -461,6 +826,11 @@ class CommentPeriodViewSet(
 
 
 # --- Comments ---------------------------------------------------------------------------------
+
+ENDORSEMENT = inline_serializer(
+    "Endorsement",
+    {"endorsed": serializers.BooleanField(), "endorsement_count": serializers.IntegerField()},
+)
 
 
 COMMENT_LIST_PARAMETERS = [
@@ -499,8 +869,16 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="A keyset page of a period's comments (campaigns once), with search and filters",
+        description="Top-level comments of `period` (required: 400 without it, 404 for a "
+        "draft's or an unknown period), 50 a page; a campaign appears once, as its "
+        "representative with `cluster_size` (`cluster=` lists its members). Held comments are "
+        "never listed; withdrawn and hidden ones keep their place with an empty `body`. Sort "
+        "`newest` (default), `oldest` or `endorsed`; filter by `clause` key, `organizations` "
+        "(comments on behalf of one) and `q`; follow `next`/`previous` (400 for a forged "
+        "cursor). Public.",
         parameters=COMMENT_LIST_PARAMETERS,
         responses=CommentPageSerializer,
+        examples=[OpenApiExample("A page", value=COMMENT_PAGE_EXAMPLE, response_only=True)],
     )
     def list(self, request):
         params = request.query_params
@@ -537,14 +915,47 @@ class CommentViewSet(viewsets.GenericViewSet):
             }
         )
 
-    @extend_schema(summary="One comment")
+    @extend_schema(
+        summary="One comment",
+        description="A comment or reply by id. A held comment is visible only to its author "
+        "and moderators (404 for everyone else); a withdrawn or hidden one has an empty "
+        "`body` (a hidden one says why in `hidden_reason`). Public.",
+        examples=[
+            OpenApiExample("A comment", value=COMMENT_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "Hidden by a moderator", value=COMMENT_HIDDEN_EXAMPLE, response_only=True
+            ),
+        ],
+    )
     def retrieve(self, request, pk=None):
         return Response(CommentSerializer(self._comment(pk)).data)
 
     @extend_schema(
         summary="Comment on a version or one clause, or reply (verified accounts)",
+        description="Accounts with a confirmed e-mail address comment on an open period's "
+        "version, on one `clause` (by key) or reply to a published `parent`; `on_behalf_of` "
+        "(an organization slug) needs membership of a verified organization. A new account's "
+        "comment, or one with 3 or more links, is stored `held` for a moderator; an identical "
+        "letter joins its campaign at once. 400 with field errors (empty body, over 10,000 "
+        "characters or 10 links, unknown clause, period or parent); 403 unverified; 409 "
+        "`period_not_open` or `period_closed`; 429 with `Retry-After` past 10 a minute per "
+        "account or 60 per address. Needs `write:comments` with a token.",
         request=CommentCreateSerializer,
         responses={201: CommentSerializer},
+        examples=[
+            OpenApiExample(
+                "On a clause",
+                value={
+                    "period": 1,
+                    "clause": "cyber.exploit.poc",
+                    "body": "Please say how a researcher becomes verified, and how long it takes.",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Posted", value=COMMENT_POSTED_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
+        ],
     )
     def create(self, request):
         data = CommentCreateSerializer(data=request.data)
@@ -584,8 +995,25 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Edit your comment within 15 minutes (the earlier text is kept)",
+        description="The author replaces the `body` of a published or held comment within 15 "
+        "minutes of posting, while the period is open; the earlier text stays in its history. "
+        "Adding links can send it to moderation. 403 for anyone but the author; 409 "
+        "`edit_window_closed`, `not_editable` (withdrawn or hidden) or `period_closed`; 400 "
+        "for an invalid body. Needs `write:comments` with a token.",
         request=CommentEditSerializer,
         responses=CommentSerializer,
+        examples=[
+            OpenApiExample(
+                "Fix a typo",
+                value={"body": COMMENT_POSTED_EXAMPLE["body"]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Edited",
+                value={**COMMENT_POSTED_EXAMPLE, "edited_at": "2026-12-04T10:24:00Z"},
+                response_only=True,
+            ),
+        ],
     )
     def partial_update(self, request, pk=None):
         comment = self._comment(pk)
@@ -596,8 +1024,24 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Withdraw your comment (a tombstone stays)",
+        description="The author withdraws a comment while the period is open: it keeps its "
+        "place with status `withdrawn` and no text, leaves its campaign, and is exported "
+        "without its text. 403 for anyone but the author; 409 `already_withdrawn`, "
+        "`hidden_by_moderator` or `period_closed`. Needs `write:comments` with a token.",
         request=None,
         responses=CommentSerializer,
+        examples=[
+            OpenApiExample(
+                "Withdrawn",
+                value={
+                    **COMMENT_POSTED_EXAMPLE,
+                    "status": "withdrawn",
+                    "body": "",
+                    "withdrawn_at": "2026-12-04T12:00:00Z",
+                },
+                response_only=True,
+            )
+        ],
     )
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
@@ -606,15 +1050,38 @@ class CommentViewSet(viewsets.GenericViewSet):
         return self._out(comment)
 
     @extend_schema(
-        summary="Endorse (POST) or stop endorsing (DELETE) a comment",
+        methods=["POST"],
+        summary="Endorse a comment",
+        description="Accounts with a confirmed e-mail address endorse a published comment of "
+        "an open period, once; the answer has its new count. 409 `already_endorsed` (not "
+        "idempotent: a second POST says so), `not_published` or `period_closed`; 400 for your "
+        "own comment; 403 unverified. Needs `write:comments` with a token.",
         request=None,
-        responses=inline_serializer(
-            "Endorsement",
-            {
-                "endorsed": serializers.BooleanField(),
-                "endorsement_count": serializers.IntegerField(),
-            },
-        ),
+        responses={201: ENDORSEMENT},
+        examples=[
+            OpenApiExample(
+                "Endorsed",
+                value={"endorsed": True, "endorsement_count": 15},
+                response_only=True,
+                status_codes=["201"],
+            )
+        ],
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Stop endorsing a comment",
+        description="Take your endorsement back while the period is open; the answer has the "
+        "new count. 409 `not_endorsed` if you do not endorse it, or `period_closed`. Needs "
+        "`write:comments` with a token.",
+        request=None,
+        responses={200: ENDORSEMENT},
+        examples=[
+            OpenApiExample(
+                "No longer endorsed",
+                value={"endorsed": False, "endorsement_count": 14},
+                response_only=True,
+            )
+        ],
     )
     @action(detail=True, methods=["post", "delete"])
     def endorsement(self, request, pk=None):
@@ -628,8 +1095,18 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Flag a comment for moderators (reason not_me: posted in my name)",
+        description="Accounts with a confirmed e-mail address report a comment to the "
+        "moderators, once each, with a `reason` (`spam`, `abuse`, `privacy`, `off_topic`, "
+        "`not_me`, `other`; `details` required for the last two). The author's own `not_me` "
+        "report holds the comment at once; every `not_me` report e-mails the moderators. 400 "
+        "for an unknown reason or missing details; 409 `already_flagged` or `withdrawn`; 403 "
+        "unverified. Needs `write:comments` with a token. Flags are private.",
         request=FlagSerializer,
         responses={201: inline_serializer("FlagCreated", {"id": serializers.IntegerField()})},
+        examples=[
+            OpenApiExample("Spam", value={"reason": "spam", "details": ""}, request_only=True),
+            OpenApiExample("Flagged", value={"id": 42}, response_only=True, status_codes=["201"]),
+        ],
     )
     @action(detail=True, methods=["post"])
     def flags(self, request, pk=None):
@@ -641,8 +1118,24 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Hide, restore, approve, hold or dismiss flags, with a public reason",
+        description="Moderators (and staff) `hide` a published or held comment, `restore` a "
+        "hidden one, `approve` or `hold` it, or `dismiss` its flags, always with a "
+        "`public_reason`; the comment's open flags are resolved. 403 for anyone else (and for a "
+        "token without `write:moderation`); 400 for an unknown action or an empty reason; 409 "
+        "`wrong_status` when the action does not apply. Recorded as `comment.<action>`.",
         request=ModerateSerializer,
         responses=CommentSerializer,
+        examples=[
+            OpenApiExample(
+                "Hide",
+                value={
+                    "action": "hide",
+                    "public_reason": COMMENT_HIDDEN_EXAMPLE["hidden_reason"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Hidden", value=COMMENT_HIDDEN_EXAMPLE, response_only=True),
+        ],
     )
     @action(
         detail=True,
@@ -661,6 +1154,13 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="A comment's earlier texts and moderation record",
+        description="The texts an edit replaced (`posted_at` to `replaced_at`; empty while the "
+        "comment is withdrawn or hidden) and every moderation action with its public reason "
+        "(`automatic` for holds the platform made). Who moderated is not shown. Readable by "
+        "whoever can read the comment (404 otherwise).",
+        examples=[
+            OpenApiExample("Edited, held and approved", value=HISTORY_EXAMPLE, response_only=True)
+        ],
         responses=inline_serializer(
             "CommentHistory",
             {
@@ -707,6 +1207,12 @@ class ModerationQueueViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Held and flagged comments, oldest first (moderators)",
+        description="Held comments and comments with open flags across every period, 50 a "
+        "page, each with its full text and open flags; pass `next_after` back as `after` for "
+        "the next page. `open_reports` counts the comments with an open flag of each reason. "
+        "Moderators and staff only (403 for anyone else, 401 signed out); 400 for an unknown "
+        "`reason`.",
+        examples=[OpenApiExample("The queue", value=QUEUE_EXAMPLE, response_only=True)],
         parameters=[
             OpenApiParameter("after", int),
             OpenApiParameter(
@@ -754,8 +1260,21 @@ class ModerationQueueViewSet(viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Form-letter campaigns (filter by period)"),
-    retrieve=extend_schema(summary="A campaign with its text variants"),
+    list=extend_schema(
+        summary="Form-letter campaigns (filter by period)",
+        description="Groups of identical (`exact`) or near-identical (`near`) comments of "
+        "public versions' periods with more than one comment, newest first, each with its "
+        "representative comment. Filter with `period`. Public.",
+        examples=[OpenApiExample("A campaign", value=CLUSTER_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="A campaign with its text variants",
+        description="With up to 20 distinct texts (`variants`, most used first) and how many "
+        "comments use each; a text whose first comment is not published shows empty. The "
+        "variant counts are cached for a few minutes. 404 for an unknown id. Public.",
+        responses=ClusterDetailSerializer,
+        examples=[OpenApiExample("A campaign", value=CLUSTER_DETAIL_EXAMPLE, response_only=True)],
+    ),
 )
 @extend_schema(tags=TAG_CLUSTERS, parameters=[OpenApiParameter("period", int)])
 class CommentClusterViewSet(
@@ -791,9 +1310,25 @@ class CommentClusterViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="The company's responses (filter by period)"),
-    retrieve=extend_schema(summary="One response"),
-    destroy=extend_schema(summary="Delete a response before the document is published"),
+    list=extend_schema(
+        summary="The company's responses (filter by period)",
+        description="Every saved response to a comment, a campaign or a clause, newest first "
+        "(public as soon as saved; they can change until the response document is "
+        "published). `declined` marks a recorded reason for not answering. Filter with "
+        "`period`. Public.",
+        examples=[OpenApiExample("A response", value=RESPONSE_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="One response",
+        description="By id. Public.",
+        examples=[OpenApiExample("A response", value=RESPONSE_EXAMPLE, response_only=True)],
+    ),
+    destroy=extend_schema(
+        summary="Delete a response before the document is published",
+        description="Editors and owners of the publishing company delete a response; 409 "
+        "`responses_published` once the document is published; 403 for anyone else. Needs "
+        "`write:policies` with a token. Recorded as `comment_response.deleted`.",
+    ),
 )
 @extend_schema(tags=TAG_RESPONSES, parameters=[OpenApiParameter("period", int)])
 class CommentResponseViewSet(
@@ -814,8 +1349,29 @@ class CommentResponseViewSet(
 
     @extend_schema(
         summary="Answer a comment, a campaign or a clause — or record why not (company editors)",
+        description="Editors and owners of the publishing company answer one `target`: a "
+        "`comment` (not a held one), a `cluster` or a `clause` (by key) of the period; with "
+        "`declined` the body is the public reason for not answering. One response per target: "
+        "saving again replaces it (idempotent, still 201). 400 with field errors for a target "
+        "outside the period or an empty body; 409 `responses_published`; 403 for anyone else. "
+        "Needs `write:policies` with a token. Recorded as `comment_response.saved`.",
         request=ResponseWriteSerializer,
         responses={201: ResponseSerializer},
+        examples=[
+            OpenApiExample(
+                "Answer a campaign",
+                value={
+                    "period": 2,
+                    "target": "cluster",
+                    "cluster": 8,
+                    "body": RESPONSE_EXAMPLE["body"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Saved", value=RESPONSE_EXAMPLE, response_only=True, status_codes=["201"]
+            ),
+        ],
     )
     def create(self, request):
         data = ResponseWriteSerializer(data=request.data)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from policies.models import Comment, CommentPeriod, CommentResponse
+from tests.api.test_contract import json_schema_of, validator_for
 from tests.api.test_policies import assert_error, bearer
 from tests.factories import UserFactory
 
@@ -240,3 +241,66 @@ def test_it_streams_the_docket(open_period, comment, api_for):
     rows = [json.loads(line) for line in b"".join(jsonl.streaming_content).splitlines()]
     assert rows[0]["body"] == "=HYPERLINK(evil)"
     assert_error(api_for().get(f"{PERIODS}{open_period.pk}/export/?format=xml"), 400)
+
+
+@pytest.fixture
+def live_schema():
+    response = APIClient().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def assert_documented(schema, path, method, response):
+    """The answer's status is the one the reference gives, and its body fits that schema."""
+    operation = schema["paths"][path][method]
+    documented = json_schema_of(operation, response.status_code)
+    assert documented is not None, (
+        path,
+        method,
+        response.status_code,
+        list(operation["responses"]),
+    )
+    errors = [e.message for e in validator_for(schema, documented).iter_errors(response.json())]
+    assert not errors, (path, method, errors)
+
+
+def test_the_reference_gives_the_endorsement_answers_as_sent(live_schema, open_period, comment,
+                                                              citizen, outsider):  # fmt: skip
+    # POST answers 201 with a body and DELETE 200 with a body (the reference said 200 and 204).
+    posted = comment(citizen, open_period, "Endorse me")
+    client = bearer(outsider, "write:comments")
+    url = f"{COMMENTS}{posted.pk}/endorsement/"
+    path = "/api/v1/comments/{id}/endorsement/"
+    endorsed = client.post(url)
+    assert endorsed.status_code == 201
+    assert_documented(live_schema, path, "post", endorsed)
+    taken_back = client.delete(url)
+    assert taken_back.status_code == 200
+    assert taken_back.json() == {"endorsed": False, "endorsement_count": 0}
+    assert_documented(live_schema, path, "delete", taken_back)
+    assert "204" not in live_schema["paths"][path]["delete"]["responses"]
+
+
+def test_the_reference_gives_a_campaigns_variants(live_schema, closed_period, comment,
+                                                   shift_period, api_for):  # fmt: skip
+    shift_period(closed_period, closes_at=timezone.now() + timedelta(days=1))
+    first = comment(UserFactory(), closed_period, "Same letter")
+    comment(UserFactory(), closed_period, "Same letter")
+    first.refresh_from_db()
+    detail = api_for().get(f"/api/v1/comment-clusters/{first.cluster_id}/")
+    assert detail.json()["variants"] == [{"body": "Same letter", "comments": 2}]
+    assert_documented(live_schema, "/api/v1/comment-clusters/{id}/", "get", detail)
+    documented = json_schema_of(live_schema["paths"]["/api/v1/comment-clusters/{id}/"]["get"], 200)
+    name = documented["$ref"].rsplit("/", 1)[-1]
+    assert "variants" in live_schema["components"]["schemas"][name]["properties"]
+
+
+def test_the_reference_gives_both_export_types(live_schema, open_period, api_for):
+    documented = live_schema["paths"]["/api/v1/comment-periods/{id}/export/"]["get"]
+    types = set(documented["responses"]["200"]["content"])
+    for fmt in ("jsonl", "csv"):
+        response = api_for().get(f"{PERIODS}{open_period.pk}/export/?format={fmt}")
+        assert response.status_code == 200
+        assert response["Content-Type"].split(";")[0] in types, (fmt, types)
+    default = api_for().get(f"{PERIODS}{open_period.pk}/export/")
+    assert default["Content-Type"] == "application/x-ndjson"
