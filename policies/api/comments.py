@@ -934,10 +934,11 @@ class CommentViewSet(viewsets.GenericViewSet):
         summary="Comment on a version or one clause, or reply (verified accounts)",
         description="Accounts with a confirmed e-mail address comment on an open period's "
         "version, on one `clause` (by key) or reply to a published `parent`; `on_behalf_of` "
-        "(an organization slug) needs membership of a verified organization. A new account's "
-        "comment, or one with 3 or more links, is stored `held` for a moderator; an identical "
-        "letter joins its campaign at once. 400 with field errors (empty body, over 10,000 "
-        "characters or 10 links, unknown clause, period or parent); 403 unverified; 409 "
+        "(an organization slug) needs membership of a verified organization. A comment from an "
+        "account less than a day old, or with 3 or more links, is stored `held` for a "
+        "moderator; an identical letter joins its campaign at once. 400 with field errors "
+        "(empty body, over 10,000 characters or 10 links, unknown clause, period or parent); "
+        "403 unverified; 409 "
         "`period_not_open` or `period_closed`; 429 with `Retry-After` past 10 a minute per "
         "account or 60 per address. Needs `write:comments` with a token.",
         request=CommentCreateSerializer,
@@ -1119,7 +1120,7 @@ class CommentViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Hide, restore, approve, hold or dismiss flags, with a public reason",
         description="Moderators (and staff) `hide` a published or held comment, `restore` a "
-        "hidden one, `approve` or `hold` it, or `dismiss` its flags, always with a "
+        "hidden one, `approve` a held one, `hold` a published one or `dismiss` its flags, with a "
         "`public_reason`; the comment's open flags are resolved. 403 for anyone else (and for a "
         "token without `write:moderation`); 400 for an unknown action or an empty reason; 409 "
         "`wrong_status` when the action does not apply. Recorded as `comment.<action>`.",
