@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import django_filters
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -272,6 +277,24 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return reverse("reports:attachment", args=[attachment.pk])
 
 
+class FindingSampleSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run = serializers.IntegerField()
+    sample_id = serializers.CharField(help_text="The harness's id of the sample in its run.")
+    label = serializers.CharField(help_text="compliance, refusal, partial, …")
+    prompt = serializers.CharField(allow_null=True, help_text="null where withheld from you.")
+    response = serializers.CharField(allow_null=True, help_text="null where withheld from you.")
+    prompt_sha256 = serializers.CharField()
+    response_sha256 = serializers.CharField()
+
+
+class DeclarationSerializer(serializers.Serializer):
+    no_non_audit_work_12_months = serializers.BooleanField()
+    no_contingent_fee = serializers.BooleanField()
+    relationships_disclosed = serializers.CharField()
+    declared_at = serializers.DateTimeField()
+
+
 class FindingSerializer(serializers.ModelSerializer):
     report = serializers.PrimaryKeyRelatedField(read_only=True)
     clause = serializers.CharField(source="clause_key", read_only=True)
@@ -291,6 +314,7 @@ class FindingSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    @extend_schema_field(FindingSampleSerializer(many=True))
     def get_samples(self, finding) -> list[dict]:
         shows = self.context.get("shows_withheld", {}).get(finding.report_id, False)
         out = []
@@ -344,6 +368,7 @@ class ReportSerializer(serializers.ModelSerializer):
     def get_findings(self, report) -> list[int]:
         return [finding.pk for finding in report.findings.all()]
 
+    @extend_schema_field(DeclarationSerializer(allow_null=True))
     def get_declaration(self, report) -> dict | None:
         if report.declared_at is None:
             return None
