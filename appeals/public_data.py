@@ -79,7 +79,7 @@ def decision_links(ids: set[int]) -> dict[int, SubjectLink]:
 
 def recommendation_links(ids: set[int]) -> dict[int, SubjectLink]:
     rows = Recommendation.objects.filter(pk__in=ids).values_list(
-        "pk", "decision__appeal__organization__slug", "policy_id"
+        "pk", "policy__organization__slug", "policy_id"
     )
     page = reverse("appeals:recommendations")
     return {
