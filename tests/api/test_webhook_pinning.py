@@ -321,3 +321,34 @@ def test_https_to_a_certificate_for_another_name_is_refused(
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert "CERTIFICATE_VERIFY_FAILED" in delivery.error or "certificate" in delivery.error
     assert server.requests == []
+
+
+def test_an_unreachable_address_falls_back_to_the_next_checked_one(
+    regulator,
+    staff,
+    fresh_org,  # noqa: F811
+    eager_celery,  # noqa: F811
+    production,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    # Both stand in for public addresses; nothing listens on 127.0.0.3.
+    monkeypatch.setattr(
+        webhooks, "_is_public_address", lambda address: address in ("127.0.0.1", "127.0.0.3")
+    )
+    server = Receiver()
+    port = server.server.server_address[1]
+    try:
+        resolver = Resolver(["127.0.0.3", "127.0.0.1"])
+        monkeypatch.setattr(socket, "getaddrinfo", resolver)
+        with django_capture_on_commit_callbacks(execute=True):
+            subscription_for(regulator, f"http://{HOST}:{port}/hooks")
+        resolver.lookups = 0
+
+        change(staff, fresh_org, django_capture_on_commit_callbacks)
+
+        assert resolver.lookups == 1
+        assert len(server.requests) == 1
+        assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.SUCCEEDED
+    finally:
+        server.close()
