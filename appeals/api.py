@@ -9,6 +9,7 @@ only for the filer, the company's reviewers and the seated panel. Writes need `w
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import django_filters
 from django.conf import settings
@@ -37,6 +38,7 @@ from appeals.models import (
 )
 from appeals.rules import Viewer, raw_for, roles_for
 from appeals.transcripts import transcript_from_export
+from governance.api.conditional import LastModifiedMixin, latest
 from governance.errors import Invalid
 from governance.models import AISystem, ApiToken, Organization, User
 from policies.models import PolicyVersion
@@ -610,9 +612,14 @@ def _resolution(resolution) -> dict:
     ),
     retrieve=extend_schema(summary="One published decision", tags=TAGS),
 )
-class PublicDecisionViewSet(viewsets.ReadOnlyModelViewSet):
+class PublicDecisionViewSet(LastModifiedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PublicDecisionSerializer
     permission_classes = [AllowAny]
+
+    def last_modified(self, decision) -> datetime | None:
+        # A decision does not change once made; its recommendations (listed in `details`)
+        # may come later.
+        return latest(decision.decided_at, [r.created_at for r in decision.recommendations.all()])
 
     def get_queryset(self):
         params = self.request.query_params
@@ -633,9 +640,16 @@ class AnswerSerializer(serializers.Serializer):
     list=extend_schema(summary="Recommendations and the companies' answers", tags=TAGS),
     retrieve=extend_schema(summary="One recommendation", tags=TAGS),
 )
-class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
+class RecommendationViewSet(LastModifiedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = RecommendationSerializer
     required_scopes = WRITES
+
+    def last_modified(self, rec) -> datetime | None:
+        # `answer_overdue` turns true when the answer's due date passes unanswered.
+        overdue = (
+            rec.answer_due_at if not rec.answer and rec.answer_due_at <= timezone.now() else None
+        )
+        return latest(rec.created_at, rec.answered_at, rec.implemented_at, overdue)
 
     def get_queryset(self):
         params = self.request.query_params

@@ -33,6 +33,11 @@ class AppealsConfig(AppConfig):
             register_export_section("appeals")(user_appeal_export)
         register_deletion_hook(appeals_erase_filer)
 
+        # Links, webhook events and dump datasets for the regulators' API.
+        from appeals import public_data
+
+        public_data.register()
+
         # Demo appeals for `make run` (after the policies' demo versions exist).
         from appeals import demo  # noqa: F401
 

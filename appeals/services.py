@@ -325,6 +325,48 @@ def appeal_file(
     return appeal
 
 
+# --- Public events (webhooks: appeals.public_data.EVENT_TYPES) --------------------------------
+
+
+def _decision_published(decision: Decision, *, actor: User) -> None:
+    """A decision is public once made: its own ledger entry (subject `decision:<id>`, which
+    links to it) is the `appeal_decision.published` webhook event, sent after the commit."""
+    appeal = decision.appeal
+    ledger_append(
+        actor=actor,
+        action="appeal_decision.published",
+        subject=decision,
+        payload={
+            "company": appeal.organization.slug,
+            "appeal": appeal.pk,
+            "policy_version": appeal.version_id,
+            "by": decision.by,
+            "summary": decision.summary,
+            "outcome": decision.outcome,
+            "clause": decision.clause_key,
+            "consented": appeal.consent_to_publish,
+        },
+    )
+
+
+def _recommendation_created(recommendation: Recommendation, *, actor: User) -> None:
+    """A new recommendation on the ledger (the `recommendation.created` webhook event)."""
+    ledger_append(
+        actor=actor,
+        action="recommendation.created",
+        subject=recommendation,
+        payload={
+            "company": recommendation.policy.organization.slug,
+            "policy": recommendation.policy_id,
+            "clause": recommendation.clause_key,
+            "priority": recommendation.priority,
+            "target_date": recommendation.target_date.isoformat(),
+            "answer_due_at": recommendation.answer_due_at.isoformat(),
+            "text_sha256": _sha(recommendation.text),
+        },
+    )
+
+
 # --- The company's review ---------------------------------------------------------------------
 
 
@@ -502,6 +544,7 @@ def appeal_decide(
     decision = Decision.objects.create(
         appeal=appeal, by=Decision.By.COMPANY, decided_by=actor, decided_at=now, **fields
     )
+    _decision_published(decision, actor=actor)
     _clause_counts_changed(appeal)
     _notify_on_commit("decided", appeal, _filer_emails(appeal))
     return decision
@@ -690,6 +733,7 @@ def _recommendations(
                 answer_due_at=now + timedelta(days=_setting("APPEAL_RECOMMENDATION_ANSWER_DAYS")),
             )
         )
+        _recommendation_created(out[-1], actor=actor)
     return out
 
 
@@ -767,6 +811,7 @@ def appeal_panel_decide(
         dissent=dissent,
         **fields,
     )
+    _decision_published(decision, actor=actor)
     _clause_counts_changed(appeal)
     _recommendations(decision, recommendations, actor=actor, now=now)
     _notify_on_commit("panel_decided", appeal, _filer_emails(appeal) + _company_emails(appeal))
@@ -823,6 +868,7 @@ def appeal_summary_decision(
         decided_at=now,
         **fields,
     )
+    _decision_published(decision, actor=actor)
     _clause_counts_changed(appeal)
     _notify_on_commit("panel_decided", appeal, _filer_emails(appeal))
     return decision

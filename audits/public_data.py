@@ -196,6 +196,16 @@ def conformance_rows() -> Iterator[dict[str, Any]]:
                 }
 
 
+def drift_rows() -> Iterator[dict[str, Any]]:
+    """Every drift alert with the company's annotation, as `GET /api/v1/drift-alerts/{id}/`
+    shows it (who annotated is not in it: the company answers, not a person)."""
+    from audits.robustness_api import DriftAlertSerializer
+    from audits.robustness_selectors import drift_alerts
+
+    for alert in drift_alerts().order_by("pk").iterator(chunk_size=CHUNK):
+        yield dict(DriftAlertSerializer(alert).data)
+
+
 def register() -> None:
     register_subject_links("evaluationrun", run_links)
     register_subject_links("evaluationsample", sample_links)
@@ -212,4 +222,10 @@ def register() -> None:
         description="Per run, per mapped policy version, per clause: the samples' figures, the "
         "Wilson interval and the verdict.",
         rows=conformance_rows,
+    )
+    register_dump_dataset(
+        "drift_alerts",
+        description="Drift alerts on clauses between system versions, with the companies' "
+        "annotations.",
+        rows=drift_rows,
     )

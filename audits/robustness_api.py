@@ -21,6 +21,7 @@ from audits import robustness_selectors as rsel
 from audits import selectors
 from audits.drift_models import DriftAlert
 from audits.drift_services import drift_annotate
+from governance.api.conditional import LastModifiedMixin, latest
 from governance.models import AISystem, ApiToken
 from policies.models import PolicyVersion
 
@@ -230,7 +231,9 @@ class DriftFilter(django_filters.FilterSet):
         fields = ["organization", "system", "clause", "status"]
 
 
-class DriftAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DriftAlertViewSet(
+    LastModifiedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """`/api/v1/drift-alerts/` (public) and `{id}/annotate/` (the system's company)."""
 
     serializer_class = DriftAlertSerializer
@@ -240,6 +243,9 @@ class DriftAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     def get_queryset(self):
         return rsel.drift_alerts()
+
+    def last_modified(self, alert):
+        return latest(alert.created_at, alert.annotated_at)
 
     @extend_schema(
         summary="Annotate a drift alert (editors of the AI system's company); linking a "

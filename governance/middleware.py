@@ -10,7 +10,7 @@ import zoneinfo
 
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from django.utils.http import quote_etag
+from django.utils.http import parse_http_date_safe, quote_etag
 
 request_logger = logging.getLogger("openrefusal.request")
 TZ_COOKIE = "tz"
@@ -78,7 +78,8 @@ class ApiConditionalGetMiddleware:
     the client already holds it. What a reader sees depends on who asks (a regulator's token
     sees embargoed reports), so the answer varies on `Authorization` and `Cookie` and, when
     credentials were sent, is `private`: a shared cache never hands one reader's view to
-    another. Streamed answers (exports, dumps) are left alone."""
+    another. Streamed answers (exports, dumps) are left alone. Where a view sent
+    `Last-Modified`, `If-Modified-Since` is honoured too."""
 
     PREFIX = "/api/"
 
@@ -99,9 +100,12 @@ class ApiConditionalGetMiddleware:
             patch_cache_control(response, no_cache=True)
         if not response.has_header("ETag"):
             response["ETag"] = quote_etag(hashlib.sha256(response.content).hexdigest())
+        # Set by views whose resource has a modification time (governance.api.conditional);
+        # If-Modified-Since is judged on it only when no If-None-Match came.
+        last_modified = parse_http_date_safe(response.get("Last-Modified", ""))
         return get_conditional_response(
             request,
             etag=response["ETag"],
-            last_modified=None,
+            last_modified=last_modified,
             response=response,
         )

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.conditional import set_last_modified
 from governance.api_auth import HasTokenScope
 from governance.selectors.changes import FEED_DEFAULT_LIMIT, FEED_MAX_LIMIT, MAX_SEQ, change_page
 
@@ -139,7 +140,7 @@ class ChangeFeedView(APIView):
             if "limit" in request.query_params:
                 params["limit"] = limit
             next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
-        return Response(
+        response = Response(
             {
                 "after": page.after,
                 "last_seq": page.last_seq,
@@ -148,3 +149,4 @@ class ChangeFeedView(APIView):
                 "results": page.changes,
             }
         )
+        return set_last_modified(response, page.head_at)

@@ -9,6 +9,7 @@ no public address (an embargoed report, a held comment)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Max
@@ -30,6 +31,9 @@ class ChangePage:
     after: int
     head: int  # the newest seq on the ledger (0 when it is empty)
     has_more: bool
+    # When the `head` entry was appended: nothing in the page changes without a later entry
+    # (every public change is one, renames and publications included).
+    head_at: datetime | None = None
 
     @property
     def last_seq(self) -> int:
@@ -91,7 +95,10 @@ def change_page(*, after: int, limit: int = FEED_DEFAULT_LIMIT) -> ChangePage:
             fields={"after": [f"At most {head}, the newest seq."]},
             code="after_beyond_head",
         )
-    return ChangePage(changes=change_documents(rows), after=after, head=head, has_more=has_more)
+    head_at = LedgerEntry.objects.filter(seq=head).values_list("at", flat=True).first()
+    return ChangePage(
+        changes=change_documents(rows), after=after, head=head, has_more=has_more, head_at=head_at
+    )
 
 
 def organization_links(ids: set[int]) -> dict[int, SubjectLink]:

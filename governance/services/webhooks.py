@@ -17,10 +17,12 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 from django.conf import settings
@@ -74,10 +76,20 @@ def _is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def webhook_url_check(url: Any, *, resolve: bool = True) -> str:
-    """The URL, if deliveries may go there: http(s), a host name, not this platform, and (unless
-    WEBHOOK_ALLOW_PRIVATE_ADDRESSES, for development and tests) only public addresses — no
-    loopback, private, link-local or reserved ones, whatever the name resolves to."""
+@dataclass(frozen=True)
+class Target:
+    """A delivery address resolved once: `addresses` are the ones it may connect to (each
+    checked), `netloc` is what the Host header says, `host` what TLS checks the certificate
+    against (SNI)."""
+
+    url: str
+    scheme: str
+    host: str
+    netloc: str
+    addresses: tuple[str, ...]
+
+
+def _parse(url: Any) -> tuple[str, SplitResult, str, int]:
     if not isinstance(url, str) or not url.strip():
         raise _invalid("target_url", "Give the address that receives deliveries.")
     url = url.strip()
@@ -101,20 +113,53 @@ def webhook_url_check(url: Any, *, resolve: bool = True) -> str:
         site_port = site.port or (443 if site.scheme == "https" else 80)
         if (site.hostname.lower(), site_port) == (host.lower(), port):
             raise _invalid("target_url", "Deliveries cannot go to this platform itself.")
-    if _setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES") or not resolve:
-        return url
+    return url, parts, host, port
+
+
+def _resolve(host: str, port: int) -> tuple[str, ...]:
+    """Every address `host` resolves to, in the resolver's order, each one checked (unless
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES): one private or reserved address refuses them all."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise _invalid("target_url", f"The host “{host}” could not be found.") from None
-    blocked = sorted(a for a in addresses if not _is_public_address(a))
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise _invalid("target_url", f"The host “{host}” could not be found.")
+    if _setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"):
+        return addresses
+    blocked = [a for a in addresses if not _is_public_address(a)]
     if blocked:
         raise _invalid(
             "target_url",
             f"The host “{host}” resolves to a private or reserved address ({blocked[0]}); "
             "deliveries go to public addresses only.",
         )
+    return addresses
+
+
+def webhook_url_check(url: Any, *, resolve: bool = True) -> str:
+    """The URL, if deliveries may go there: http(s), a host name, not this platform, and (unless
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES, for development and tests) only public addresses — no
+    loopback, private, link-local or reserved ones, whatever the name resolves to."""
+    url, _, host, port = _parse(url)
+    if resolve and not _setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"):
+        _resolve(host, port)
     return url
+
+
+def webhook_target(url: Any) -> Target:
+    """The URL checked as `webhook_url_check` does, with the addresses a delivery connects to.
+    The name is resolved once, here: the connection goes to one of these checked addresses,
+    never to whatever a second lookup would answer (DNS rebinding)."""
+    url, parts, host, port = _parse(url)
+    return Target(
+        url=url,
+        scheme=parts.scheme,
+        host=host,
+        netloc=parts.netloc,
+        addresses=_resolve(host, port),
+    )
 
 
 # --- Subscriptions ----------------------------------------------------------------------------
@@ -353,29 +398,50 @@ def backoff_seconds(attempt: int) -> int:
 def _post(
     subscription: WebhookSubscription, delivery: WebhookDelivery
 ) -> tuple[int | None, str, str]:
-    """(status code or None, response excerpt, error) of one POST."""
+    """(status code or None, response excerpt, error) of one POST, sent to an address checked
+    just before (pinned: the URL's host is replaced by that address; the Host header and, for
+    https, TLS's SNI and certificate check keep the name)."""
     try:
-        url = webhook_url_check(subscription.target_url)
+        target = webhook_target(subscription.target_url)
     except Invalid as error:
         return None, "", error.message
     body = delivery.body.encode()
     timestamp = int(time.time())
     headers = {
+        "Host": target.netloc,
         "Content-Type": "application/json",
         "User-Agent": "OpenRefusal-Webhooks/1",
         EVENT_HEADER: delivery.event_type,
         DELIVERY_HEADER: str(delivery.pk),
         SIGNATURE_HEADER: signature(secret=subscription.secret, timestamp=timestamp, body=body),
     }
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     timeout = _setting("WEBHOOK_TIMEOUT_SECONDS")
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return None, "", f"No answer within {timeout} seconds."
-    except httpx.HTTPError as error:
-        return None, "", f"Could not connect: {error.__class__.__name__}: {error}"[:500]
-    return response.status_code, response.text[:EXCERPT_CHARS], ""
+    error = ""
+    with httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls_context()
+    ) as client:
+        # The addresses in the resolver's order; the next one only if this one cannot be
+        # reached at all (never after a request was sent).
+        for address in target.addresses:
+            pinned = httpx.URL(target.url).copy_with(host=address)
+            try:
+                response = client.post(pinned, content=body, headers=headers, extensions=extensions)
+            except httpx.ConnectError as failure:
+                error = f"Could not connect: {failure.__class__.__name__}: {failure}"[:500]
+                continue
+            except httpx.TimeoutException:
+                return None, "", f"No answer within {timeout} seconds."
+            except httpx.HTTPError as failure:
+                return None, "", f"Could not connect: {failure.__class__.__name__}: {failure}"[:500]
+            return response.status_code, response.text[:EXCERPT_CHARS], ""
+    return None, "", error
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The certificate check of https deliveries: httpx's default (the certifi bundle), with
+    host names checked — against the SNI name, as the connection goes to an address."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:

@@ -28,6 +28,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from governance.api.conditional import LastModifiedMixin, latest
 from governance.api_auth import HasTokenScope
 from governance.errors import Invalid
 from governance.models import AISystem, ApiToken, Membership, Organization
@@ -937,6 +938,7 @@ AGAINST_PARAMETER = OpenApiParameter(
     ),
 )
 class PolicyVersionViewSet(
+    LastModifiedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -963,6 +965,12 @@ class PolicyVersionViewSet(
         if self.action == "list":
             return PolicyVersionSerializer
         return PolicyVersionDetailSerializer
+
+    def last_modified(self, version):
+        # Every change saves the row (updated_at); the status times are there as well.
+        return latest(
+            version.updated_at, version.published_at, version.superseded_at, version.withdrawn_at
+        )
 
     def _respond(self, version: PolicyVersion, code: int = status.HTTP_200_OK, **kwargs):
         version = (
