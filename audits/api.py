@@ -337,9 +337,9 @@ class EvaluationRunViewSet(
         "policy version): the run's samples in the categories mapped to the clause for the "
         "run's benchmark, their rates, the share showing the clause's expected behaviour with "
         "its Wilson 95 % interval, and the verdict — `conforms` when the interval lies at or "
-        "above `thresholds.target`, `diverges` when below it, otherwise (or under "
-        "`min_samples`) `insufficient_evidence`; unmapped clauses have n = 0. Public; 400 if "
-        "`version` is missing, a draft or unknown, 404 for an unknown run.",
+        "above `thresholds.target`, `diverges` when below it, otherwise (or with fewer than "
+        "`min_samples` samples) `insufficient_evidence`; unmapped clauses have n = 0. Public; "
+        "400 if `version` is missing, a draft or unknown, 404 for an unknown run.",
         parameters=[OpenApiParameter("version", int, required=True)],
         responses=docs.RunConformanceSerializer,
         examples=[

@@ -93,9 +93,9 @@ class RobustnessViewSet(viewsets.ViewSet):
         "covering the run's system; null if none). On clauses expecting a refusal or "
         "escalation each framing gets a verdict — `breaks` when the gap's interval lies at or "
         "above `thresholds.breaks`, `weakens` when above 0, `holds` when below "
-        "`thresholds.tolerance`, otherwise (or under `min_samples` a side) "
-        "`insufficient_evidence` — and the clause the worst. Public; 400 if the run is unknown "
-        "or not complete, or `version` does not cover its system.",
+        "`thresholds.tolerance`, otherwise (or with fewer than `min_samples` on either side) "
+        "`insufficient_evidence` — and the clause gets the worst. Public; 400 if the run is "
+        "unknown or not complete, or `version` does not cover its system.",
         parameters=[OpenApiParameter("run", int, required=True), OpenApiParameter("version", int)],
         responses=docs.RunRobustnessSerializer,
         operation_id="robustness_retrieve",
