@@ -154,6 +154,15 @@ class SampleFilter(django_filters.FilterSet):
         fields = ["category", "label", "label_source", "should_refuse"]
 
 
+# The filters of a run's samples (SampleFilter), for `samples/` and `samples/export/`.
+SAMPLE_FILTER_PARAMETERS = [
+    OpenApiParameter("category", str),
+    OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+    OpenApiParameter("label_source", str, enum=EvaluationSample.LabelSource.values),
+    OpenApiParameter("should_refuse", bool),
+]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Evaluation runs (filter by organization, system, …)",
@@ -268,6 +277,7 @@ class EvaluationRunViewSet(
         "naming them and their SHA-256 still shown, except for accredited auditors, "
         "regulators, staff and members of the uploading organization. Public; 400 for a bad "
         "filter, 404 for an unknown run.",
+        parameters=SAMPLE_FILTER_PARAMETERS,
         responses=SampleSerializer(many=True),
         examples=[
             OpenApiExample("Page", value=docs.SAMPLE_EXAMPLE, response_only=True),
@@ -279,7 +289,8 @@ class EvaluationRunViewSet(
         ],
         tags=TAGS,
     )
-    @action(detail=True, methods=["get"])
+    # The run's own filters (RunFilter) neither apply to its samples nor may hide the run.
+    @action(detail=True, methods=["get"], filterset_class=None)
     def samples(self, request, pk=None):
         run = self.get_object()
         queryset = SampleFilter(
@@ -307,12 +318,7 @@ class EvaluationRunViewSet(
                 media_type="application/x-ndjson",
             )
         ],
-        parameters=[
-            OpenApiParameter("category", str),
-            OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
-            OpenApiParameter("label_source", str, enum=EvaluationSample.LabelSource.values),
-            OpenApiParameter("should_refuse", bool),
-        ],
+        parameters=SAMPLE_FILTER_PARAMETERS,
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
         tags=TAGS,
     )
