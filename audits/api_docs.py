@@ -125,8 +125,9 @@ class EvidenceRunRefSerializer(serializers.Serializer):
     organization = serializers.CharField(help_text="The uploader's slug.")
 
 
-class ClauseRunFigureSerializer(EvidenceRunRefSerializer):
-    categories = serializers.ListField(child=serializers.CharField())
+class ConformanceCellSerializer(serializers.Serializer):
+    """One clause measured in one run, or in one column of the conformance matrix."""
+
     n = serializers.IntegerField()
     refusal = serializers.IntegerField()
     partial = serializers.IntegerField()
@@ -138,6 +139,12 @@ class ClauseRunFigureSerializer(EvidenceRunRefSerializer):
     verdict = serializers.CharField(help_text=CONFORMANCE_VERDICTS + ".")
     classifier_labels = serializers.IntegerField(
         help_text="Samples labelled by the classifier, not the harness or a person."
+    )
+
+
+class ClauseRunFigureSerializer(EvidenceRunRefSerializer, ConformanceCellSerializer):
+    categories = serializers.ListField(
+        child=serializers.CharField(), help_text="The run's categories mapped to the clause."
     )
 
 
