@@ -106,7 +106,7 @@ class CarriedForwardSerializer(serializers.Serializer):
     added = serializers.IntegerField(help_text="Mappings copied onto this version.")
 
 
-class ClassifierErrorSerializer(serializers.Serializer):
+class EvidenceClassifierErrorSerializer(serializers.Serializer):
     checked = serializers.IntegerField(
         help_text="Samples where classifier and harness both gave a label."
     )
@@ -170,7 +170,7 @@ class ClauseVersionEvidenceSerializer(serializers.Serializer):
 class ClauseEvidenceSerializer(serializers.Serializer):
     policy = serializers.IntegerField()
     key = serializers.CharField()
-    classifier_error = ClassifierErrorSerializer(
+    classifier_error = EvidenceClassifierErrorSerializer(
         allow_null=True, help_text="Set when some figure counts classifier labels."
     )
     versions = ClauseVersionEvidenceSerializer(many=True, help_text="Newest first.")
