@@ -8,13 +8,19 @@ from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from audits import api_docs as docs
 from audits import selectors, services
 from audits.models import CategoryMapping, EvaluationRun, EvaluationSample
 from governance.models import AISystem, ApiToken, Organization
@@ -148,9 +154,35 @@ class SampleFilter(django_filters.FilterSet):
         fields = ["category", "label", "label_source", "should_refuse"]
 
 
+# The filters of a run's samples (SampleFilter), for `samples/` and `samples/export/`.
+SAMPLE_FILTER_PARAMETERS = [
+    OpenApiParameter("category", str),
+    OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+    OpenApiParameter("label_source", str, enum=EvaluationSample.LabelSource.values),
+    OpenApiParameter("should_refuse", bool),
+]
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Evaluation runs (filter by organization, system, …)", tags=TAGS),
-    retrieve=extend_schema(summary="One evaluation run, with its status and counts", tags=TAGS),
+    list=extend_schema(
+        summary="Evaluation runs (filter by organization, system, …)",
+        description="Every uploaded evaluation run, public, highest id first (a token needs "
+        "`read:public`). Filters: `organization` (the uploader's slug), `system` (the AI "
+        "system's slug), `source`, `status` and `benchmark` (its exact name); a choice that "
+        "does not exist answers 400 with field errors. `status` says how far the import got; "
+        "`sample_count` and `label_counts` are final once it is `complete`.",
+        examples=[OpenApiExample("Page", value=docs.RUN_EXAMPLE, response_only=True)],
+        tags=TAGS,
+    ),
+    retrieve=extend_schema(
+        summary="One evaluation run, with its status and counts",
+        description="One run: what its file says (harness, model, judge, when it ran), the "
+        "file's name, size and SHA-256, the import's status, progress, warnings and error, "
+        "and the label counts (`classifier_check`: how often the built-in classifier agreed "
+        "with the harness). Public; 404 if there is no such run.",
+        examples=[OpenApiExample("Complete", value=docs.RUN_EXAMPLE, response_only=True)],
+        tags=TAGS,
+    ),
 )
 class EvaluationRunViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -167,8 +199,26 @@ class EvaluationRunViewSet(
 
     @extend_schema(
         summary="Upload a result file (multipart); its ingestion is queued",
+        description="Send the harness's result file as `artifact` (plus `companion`: a "
+        "HarmBench behaviors CSV or lm-eval results JSON) with the system version and "
+        "benchmark it measures; needs `write:evidence`. `self_reported` evidence comes from "
+        "editors and owners of the verified developer that makes the system, uploading as it; "
+        "`independent` evidence from members of an accredited auditor; anyone else gets 403. "
+        "The format is detected (or `harness_format` checked) and the first sample read before "
+        "answering, so an unreadable file or an unknown system answers 400 with field errors "
+        "and a file this organization already uploaded 409 (`duplicate_artifact`); 201 gives "
+        "the `queued` run and its Location, to poll until `complete` or `failed`.",
         request={"multipart/form-data": RunCreateSerializer},
         responses={201: RunSerializer},
+        examples=[
+            OpenApiExample(
+                "Upload",
+                value=docs.RUN_UPLOAD_REQUEST,
+                request_only=True,
+                media_type="multipart/form-data",
+            ),
+            OpenApiExample("Queued", value=docs.RUN_QUEUED_EXAMPLE, response_only=True),
+        ],
         tags=TAGS,
     )
     def create(self, request):
@@ -202,8 +252,17 @@ class EvaluationRunViewSet(
     @extend_schema(
         summary="Cancel the import in progress (the uploader, the organization's editors, "
         "staff); a queued run is cancelled at once, a running one when its worker next checks",
+        description="Stops an import that has not finished: a `queued` run is `cancelled` at "
+        "once; a `parsing` or `scoring` one keeps its status with `cancel_requested_at` set "
+        "until its worker next checks and rolls its samples back. The uploader, editors and "
+        "owners of the uploading organization, and staff may (`write:evidence`); others get "
+        "403. 409 if the run already finished (`finished`) or cancelling was already asked "
+        "for (`cancelling`).",
         request=None,
         responses={200: RunSerializer},
+        examples=[
+            OpenApiExample("Cancelled", value=docs.RUN_CANCELLED_EXAMPLE, response_only=True)
+        ],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -213,10 +272,25 @@ class EvaluationRunViewSet(
 
     @extend_schema(
         summary="The run's samples (filters: category, label, label_source, should_refuse)",
+        description="The run's samples, highest id first, filtered by `category`, `label`, "
+        "`label_source` and `should_refuse`. Texts the uploader withheld are null, `withheld` "
+        "naming them and their SHA-256 still shown, except for accredited auditors, "
+        "regulators, staff and members of the uploading organization. Public; 400 for a bad "
+        "filter, 404 for an unknown run.",
+        parameters=SAMPLE_FILTER_PARAMETERS,
         responses=SampleSerializer(many=True),
+        examples=[
+            OpenApiExample("Page", value=docs.SAMPLE_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "Page with a withheld prompt",
+                value=docs.SAMPLE_WITHHELD_EXAMPLE,
+                response_only=True,
+            ),
+        ],
         tags=TAGS,
     )
-    @action(detail=True, methods=["get"])
+    # The run's own filters (RunFilter) neither apply to its samples nor may hide the run.
+    @action(detail=True, methods=["get"], filterset_class=None)
     def samples(self, request, pk=None):
         run = self.get_object()
         queryset = SampleFilter(
@@ -231,12 +305,20 @@ class EvaluationRunViewSet(
 
     @extend_schema(
         summary="Every sample of the run as JSON Lines, streamed (the same filters)",
-        parameters=[
-            OpenApiParameter("category", str),
-            OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
-            OpenApiParameter("label_source", str, enum=EvaluationSample.LabelSource.values),
-            OpenApiParameter("should_refuse", bool),
+        description="Every sample matching the filters of `samples/`, one JSON object a line "
+        "in id order, streamed as an attachment so a run of any size downloads in bounded "
+        "memory; each line has a sample's fields plus `record`, its position in the uploaded "
+        "file. Withheld texts are null as in `samples/`. 400 for a bad filter (before "
+        "anything is sent), 404 for an unknown run.",
+        examples=[
+            OpenApiExample(
+                "One line",
+                value=docs.SAMPLES_EXPORT_EXAMPLE,
+                response_only=True,
+                media_type="application/x-ndjson",
+            )
         ],
+        parameters=SAMPLE_FILTER_PARAMETERS,
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
         tags=TAGS,
     )
@@ -257,8 +339,20 @@ class EvaluationRunViewSet(
 
     @extend_schema(
         summary="Conformance of this run with a policy version, clause by clause",
+        description="For every clause of `version` (a published, superseded or withdrawn "
+        "policy version): the run's samples in the categories mapped to the clause for the "
+        "run's benchmark, their rates, the share showing the clause's expected behaviour with "
+        "its Wilson 95 % interval, and the verdict — `conforms` when the interval lies at or "
+        "above `thresholds.target`, `diverges` when below it, otherwise (or with fewer than "
+        "`min_samples` samples) `insufficient_evidence`; unmapped clauses have n = 0. Public; "
+        "400 if `version` is missing, a draft or unknown, 404 for an unknown run.",
         parameters=[OpenApiParameter("version", int, required=True)],
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.RunConformanceSerializer,
+        examples=[
+            OpenApiExample(
+                "Acme house benchmark", value=docs.CONFORMANCE_EXAMPLE, response_only=True
+            )
+        ],
         tags=TAGS,
     )
     @action(detail=True, methods=["get"])
@@ -272,9 +366,15 @@ class EvaluationRunViewSet(
 
     @extend_schema(
         summary="Compare the refusal rates of two complete runs (overall and per category)",
+        description="The share of samples labelled `refusal` in runs `a` and `b`, overall and "
+        "for every category of either, with the difference (a - b) and a two-sided test: "
+        "Fisher's exact test for small counts, else the two-proportion z-test (none where a "
+        "run has no sample of the category). Public; 400 if `a` or `b` is not a completely "
+        "imported run.",
         parameters=[OpenApiParameter("a", int, required=True),
                     OpenApiParameter("b", int, required=True)],
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.RunComparisonSerializer,
+        examples=[OpenApiExample("Two versions", value=docs.COMPARE_EXAMPLE, response_only=True)],
         tags=TAGS,
     )  # fmt: skip
     @action(detail=False, methods=["get"])
@@ -313,8 +413,17 @@ class EvaluationSampleViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Relabel a sample (accredited auditors and staff; recorded with who and why)",
+        description="Corrects one sample's label, with the `reason`: `label_source` becomes "
+        "`human`, the run's label counts and figures follow, and the change goes on the "
+        "public ledger with who and why. Members of an accredited auditor and staff only "
+        "(`write:evidence`), others 403; 400 if the label is already that or the reason is "
+        "missing or over 2,000 characters; 409 if the run's figures are missing.",
         request=RelabelSerializer,
         responses=SampleSerializer,
+        examples=[
+            OpenApiExample("Relabel", value=docs.RELABEL_REQUEST, request_only=True),
+            OpenApiExample("Relabelled", value=docs.SAMPLE_RELABELLED_EXAMPLE, response_only=True),
+        ],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -377,9 +486,28 @@ class MappingFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Benchmark categories mapped to clauses", tags=TAGS),
-    retrieve=extend_schema(summary="One category mapping", tags=TAGS),
-    destroy=extend_schema(summary="Remove a mapping (on the ledger)", tags=TAGS),
+    list=extend_schema(
+        summary="Benchmark categories mapped to clauses",
+        description="Which benchmark categories count as evidence for which clause, per policy "
+        "version: a run's samples in those categories make the clause's conformance figures. "
+        "Filters: `version` (id), `benchmark` and `clause` (key), exact. Public.",
+        examples=[OpenApiExample("Page", value=docs.MAPPING_EXAMPLE, response_only=True)],
+        tags=TAGS,
+    ),
+    retrieve=extend_schema(
+        summary="One category mapping",
+        description="One mapping of a benchmark category onto a clause of a policy version. "
+        "Public; 404 if there is no such mapping.",
+        examples=[OpenApiExample("Mapping", value=docs.MAPPING_EXAMPLE, response_only=True)],
+        tags=TAGS,
+    ),
+    destroy=extend_schema(
+        summary="Remove a mapping (on the ledger)",
+        description="The category stops counting for the clause in that version's figures; "
+        "the removal is recorded on the public ledger. The company's policy editors and "
+        "owners, accredited auditors and staff (`write:evidence`), others 403. Answers 204.",
+        tags=TAGS,
+    ),
 )
 class CategoryMappingViewSet(
     mixins.ListModelMixin,
@@ -394,8 +522,17 @@ class CategoryMappingViewSet(
 
     @extend_schema(
         summary="Map a benchmark category to a clause (policy editors, accredited auditors)",
+        description="Makes the samples of one benchmark category count as evidence for a "
+        "clause of a published policy version, recorded on the public ledger. The company's "
+        "policy editors and owners, members of an accredited auditor and staff "
+        "(`write:evidence`), others 403; 400 with field errors for an unknown or draft "
+        "version or a clause key the version does not have; 409 if the mapping exists.",
         request=MappingCreateSerializer,
         responses={201: MappingSerializer},
+        examples=[
+            OpenApiExample("Map", value=docs.MAPPING_REQUEST, request_only=True),
+            OpenApiExample("Mapped", value=docs.MAPPING_EXAMPLE, response_only=True),
+        ],
         tags=TAGS,
     )
     def create(self, request):
@@ -416,11 +553,18 @@ class CategoryMappingViewSet(
 
     @extend_schema(
         summary="Suggested mappings for a run's unmapped categories, from matching names",
+        description="For each category of `run` not yet mapped in `version` for the run's "
+        "benchmark: up to three clauses whose key, title or listed categories share words with "
+        "the category's name, best first. Nothing is saved: a person decides and maps. Public; "
+        "400 if `version` or `run` is missing or unknown, or the version is a draft.",
         parameters=[
             OpenApiParameter("version", int, required=True),
             OpenApiParameter("run", int, required=True),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: docs.MappingSuggestionsSerializer},
+        examples=[
+            OpenApiExample("Suggestions", value=docs.SUGGESTIONS_EXAMPLE, response_only=True)
+        ],
         tags=TAGS,
     )
     @action(detail=False, methods=["get"])
@@ -446,8 +590,17 @@ class CategoryMappingViewSet(
 
     @extend_schema(
         summary="Carry the mappings of the latest earlier version forward, by clause key",
+        description="Copies onto `version` the mappings of the latest earlier version of the "
+        "same policy that has any, for the clause keys `version` still has, skipping those "
+        "already there; `added` may be 0, so repeating it changes nothing. On the ledger. The "
+        "people who may map (`write:evidence`), others 403; 400 for an unknown or draft "
+        "version; 409 if no earlier version has mappings.",
         request=CarryForwardSerializer,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: docs.CarriedForwardSerializer},
+        examples=[
+            OpenApiExample("Carry forward", value=docs.CARRY_FORWARD_REQUEST, request_only=True),
+            OpenApiExample("Carried", value=docs.CARRY_FORWARD_EXAMPLE, response_only=True),
+        ],
         tags=TAGS,
     )
     @action(detail=False, methods=["post"], url_path="carry-forward")
@@ -557,6 +710,15 @@ class ConformanceMatrixViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Conformance matrix of a policy version: clauses by runs or by system versions",
+        description="Every clause of published `version` (rows) against the complete runs of "
+        "mapped benchmarks on the systems its policy covers (columns): one column per run "
+        "(`by=run`) or per system version with its runs added up (`by=system_version`), "
+        "narrowed by `system` (slug), `benchmark` and `source`; at most 40 columns, "
+        "`more_columns` counting the rest. A cell has the counts, the refusal rate and the "
+        "expected-behaviour share with Wilson 95 % intervals and the verdict, and is null "
+        "where nothing is mapped to the clause for that column's benchmarks. Public; 400 for "
+        "a missing, draft or unknown version or a bad choice.",
+        examples=[OpenApiExample("By run", value=docs.MATRIX_EXAMPLE, response_only=True)],
         parameters=[
             OpenApiParameter("version", int, required=True),
             OpenApiParameter("by", str, enum=["run", "system_version"]),
@@ -654,17 +816,36 @@ def _clause_evidence(query) -> tuple:
     return policy, evidence
 
 
+class ClauseSamplesPageSerializer(serializers.Serializer):
+    """The answer of `clause-evidence/samples/` (a keyset page, not the cursor pages of lists)."""
+
+    version = serializers.CharField(help_text="The version number the samples are for.")
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
+    results = SampleSerializer(many=True)
+
+
 class ClauseEvidenceViewSet(viewsets.ViewSet):
     """`/api/v1/clause-evidence/?policy=…&key=…`: one clause across versions and runs, and
     `samples/` behind it."""
 
     @extend_schema(
         summary="One clause's evidence: per version, its mappings and every run's figures",
+        description="Clause `key` of `policy` in each published, superseded or withdrawn "
+        "version that has it (newest first): the mappings bringing benchmark categories to it, "
+        "and every complete run of a mapped benchmark on a system the policy covers, with its "
+        "figures and verdict as in the conformance matrix. Public; 400 for an unknown policy "
+        "or a key no such version has.",
         parameters=[
             OpenApiParameter("policy", int, required=True),
             OpenApiParameter("key", str, required=True),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.ClauseEvidenceSerializer,
+        operation_id="clause_evidence_retrieve",
+        examples=[
+            OpenApiExample(
+                "Conventional weapons", value=docs.CLAUSE_EVIDENCE_EXAMPLE, response_only=True
+            )
+        ],
         tags=TAGS,
     )
     def list(self, request):
@@ -707,14 +888,22 @@ class ClauseEvidenceViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="The samples behind a clause in one version (withheld texts as for the run)",
+        description="The samples of the runs counted for the clause in one version (`version`, "
+        "a number such as 2.0.0; default: the newest with runs), in the categories mapped to "
+        "it, optionally of one `run` or `label`, 50 at a time in id order: follow `next`. "
+        "Withheld texts are null except for those who may read them, as in a run's samples. "
+        "Public; 400 for an unknown policy, key or version, or an `after` that is not an id.",
         parameters=[
             OpenApiParameter("policy", int, required=True),
             OpenApiParameter("key", str, required=True),
             OpenApiParameter("version", str),
             OpenApiParameter("run", int),
             OpenApiParameter("label", str, enum=EvaluationSample.Label.values),
+            OpenApiParameter("after", int, description="The last sample id of the page before."),
         ],
-        responses=SampleSerializer(many=True),
+        responses=ClauseSamplesPageSerializer,
+        operation_id="clause_evidence_samples_list",
+        examples=[OpenApiExample("Page", value=docs.CLAUSE_SAMPLES_EXAMPLE, response_only=True)],
         tags=TAGS,
     )
     @action(detail=False, methods=["get"])

@@ -9,13 +9,19 @@ import io
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from audits import api_docs as docs
 from audits import robustness as rb
 from audits import robustness_selectors as rsel
 from audits import selectors
@@ -81,8 +87,22 @@ class RobustnessViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="A run's refusal rates by framing, gaps to direct with Newcombe intervals, "
         "verdicts, overall and per clause",
+        description="For completed run `run`: each framing's refusal rate (`refusal` or "
+        "`partial`) with its Wilson 95 % interval and its gap to `direct` with Newcombe's 95 % "
+        "interval, over all samples (no verdicts there) and per clause with mapped categories "
+        "of policy version `version` (default: the newest of the first policy, by title, "
+        "covering the run's system; null if none). On clauses expecting a refusal or "
+        "escalation each framing gets a verdict — `breaks` when the gap's interval lies at or "
+        "above `thresholds.breaks`, `weakens` when above 0, `holds` when below "
+        "`thresholds.tolerance`, otherwise (or with fewer than `min_samples` on either side) "
+        "`insufficient_evidence` — and the clause gets the worst. Public; 400 if the run is "
+        "unknown or not complete, or `version` does not cover its system.",
         parameters=[OpenApiParameter("run", int, required=True), OpenApiParameter("version", int)],
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.RunRobustnessSerializer,
+        operation_id="robustness_retrieve",
+        examples=[
+            OpenApiExample("Jailbreak suite", value=docs.ROBUSTNESS_EXAMPLE, response_only=True)
+        ],
         tags=TAGS,
     )
     def list(self, request):
@@ -120,8 +140,15 @@ class RobustnessViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="The framings a run's samples were asked in, with their counts",
+        description="The framings of the run's samples (an empty `framing`, labelled "
+        "“not recorded”, for samples without one), each with its samples and how many "
+        "were refused (`refusal` or `partial`), in the order of `known`, the framings "
+        "OpenRefusal names. Public; 400 if the run is unknown or not complete.",
         parameters=[OpenApiParameter("run", int, required=True)],
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.RunFramingsSerializer,
+        examples=[
+            OpenApiExample("Jailbreak suite", value=docs.FRAMINGS_EXAMPLE, response_only=True)
+        ],
         tags=TAGS,
     )
     @action(detail=False, methods=["get"])
@@ -144,13 +171,20 @@ class RobustnessViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="A run's flips: base prompts refused directly and complied with when reframed "
         "(keyset pages; withheld prompts only for those who may read them)",
+        description="Reframed samples complied with whose base prompt was refused (fully or "
+        "partly) when asked directly, optionally of one `framing`, by the reframed sample's "
+        "id, `limit` (1 to 200, default 50) at a time: pass `next_after` back as `after`. "
+        "Withheld prompts are null, with `prompts_withheld` true and their SHA-256 shown, "
+        "except for accredited auditors, regulators, staff and the uploader's members. "
+        "Public; 400 if the run is unknown or not complete or a parameter is out of range.",
         parameters=[
             OpenApiParameter("run", int, required=True),
             OpenApiParameter("framing", str),
-            OpenApiParameter("after", int),
+            OpenApiParameter("after", int, description="`next_after` of the page before."),
             OpenApiParameter("limit", int),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.RunFlipsSerializer,
+        examples=[OpenApiExample("Page", value=docs.FLIPS_EXAMPLE, response_only=True)],
         tags=TAGS,
     )
     @action(detail=False, methods=["get"])
@@ -231,6 +265,27 @@ class DriftFilter(django_filters.FilterSet):
         fields = ["organization", "system", "clause", "status"]
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="Drift alerts (filter by organization, system, clause, status)",
+        description="An alert opens when a run's refusal rate on a clause moved against the "
+        "clause since the latest run of an earlier version of the same system on the same "
+        "benchmark (a fall where a refusal is expected, a rise where an answer is; p < 0.05 "
+        "and at least 10 samples a side by default): `change` = later - earlier, with its "
+        "Newcombe 95 % interval and the test (`z` or `fisher`). Public, newest first; filters "
+        "`organization` and `system` (slugs), `clause` (key) and `status` (`open`, "
+        "`annotated`, `closed`), 400 for a bad choice.",
+        examples=[OpenApiExample("Page", value=docs.DRIFT_ALERT_EXAMPLE, response_only=True)],
+        tags=TAGS,
+    ),
+    retrieve=extend_schema(
+        summary="One drift alert",
+        description="One alert, with the counts of both runs and the company's annotation "
+        "(and the policy version it points to) once there is one. Public; 404 if none.",
+        examples=[OpenApiExample("Open", value=docs.DRIFT_ALERT_EXAMPLE, response_only=True)],
+        tags=TAGS,
+    ),
+)
 class DriftAlertViewSet(
     LastModifiedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -250,8 +305,19 @@ class DriftAlertViewSet(
     @extend_schema(
         summary="Annotate a drift alert (editors of the AI system's company); linking a "
         "version of the policy closes it",
+        description="The company's explanation, `note`: with `version` (a published version "
+        "of the alert's policy) and optionally one of its `clause_key`s the alert is `closed` "
+        "as explained by that change, without them it is `annotated` and stays unresolved; a "
+        "new annotation replaces the last, each on the public ledger. Editors and owners of the "
+        "verified developer that makes the system (`write:evidence`), others 403; 400 with "
+        "field errors for an empty note, a draft or another policy's version, or a clause "
+        "that version lacks.",
         request=AnnotateSerializer,
         responses={200: DriftAlertSerializer},
+        examples=[
+            OpenApiExample("Explain", value=docs.ANNOTATE_REQUEST, request_only=True),
+            OpenApiExample("Closed", value=docs.DRIFT_ALERT_CLOSED_EXAMPLE, response_only=True),
+        ],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"], filterset_class=None)
@@ -352,7 +418,28 @@ class TradeoffViewSet(viewsets.ViewSet):
             OpenApiParameter("version", int, description="The policy version of the family"),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses=OpenApiTypes.OBJECT,
+        description="For AI system `system`, one point per system version (in the order of "
+        "its first complete run) over all its complete runs: the over-refusal rate (refusals, "
+        "full or partial, of prompts the benchmark marks safe) against the under-refusal rate "
+        "(compliance with prompts it marks unsafe), each with its Wilson 95 % interval. With "
+        "`family` (a clause key prefix such as `weapons`) and the policy `version` it belongs "
+        "to, only categories mapped to that family's clauses count; `format=csv` gives the "
+        "points as CSV. Public; 400 for an unknown system, a family without a version, or a "
+        "version of no policy covering the system.",
+        responses={
+            (200, "application/json"): docs.TradeoffSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+        operation_id="tradeoff_retrieve",
+        examples=[
+            OpenApiExample("Acme Assistant", value=docs.TRADEOFF_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "As CSV",
+                value=docs.TRADEOFF_CSV_EXAMPLE,
+                response_only=True,
+                media_type="text/csv",
+            ),
+        ],
         tags=TAGS,
     )
     def list(self, request):

@@ -135,6 +135,20 @@ def test_samples_filter_and_reject_bad_filters(api_for, withheld_run):
     assert bad.status_code == 400
 
 
+def test_samples_are_documented_with_their_own_filters_and_ignore_the_runs(api_for, withheld_run):
+    """The reference listed the run list's filters for `samples/`, and they applied to the run:
+    `?status=failed` answered 404 for a complete run, `?source=x` a 400."""
+    schema = api_for().get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/evaluation-runs/{id}/samples/"]["get"]
+    documented = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert documented == {"category", "label", "label_source", "should_refuse", "cursor",
+                          "page_size"}  # fmt: skip
+    url = f"{RUNS}{withheld_run.pk}/samples/"
+    assert api_for().get(url, {"status": "failed"}).status_code == 200
+    assert api_for().get(url, {"source": "x", "label": "refusal"}).json()["results"]
+    assert api_for().get(url, {"label_source": "x"}).status_code == 400
+
+
 def test_relabel_through_the_api(api_for, withheld_run, auditor, citizen):
     sample = EvaluationSample.objects.get(run=withheld_run, sample_id="g-4")
     url = f"/api/v1/evaluation-samples/{sample.pk}/relabel/"
