@@ -8,7 +8,9 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -20,6 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from governance.api.base import ERROR_REF
 from governance.errors import Invalid, NotAllowed, NotFound
 from governance.models import ApiToken, Organization
 from policies import export
@@ -474,6 +477,12 @@ COMMENT_LIST_PARAMETERS = [
 ]
 
 
+ENDORSEMENT = inline_serializer(
+    "Endorsement",
+    {"endorsed": serializers.BooleanField(), "endorsement_count": serializers.IntegerField()},
+)
+
+
 @extend_schema(tags=TAG_COMMENTS)
 class CommentViewSet(viewsets.GenericViewSet):
     serializer_class = CommentSerializer
@@ -500,7 +509,12 @@ class CommentViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="A keyset page of a period's comments (campaigns once), with search and filters",
         parameters=COMMENT_LIST_PARAMETERS,
-        responses=CommentPageSerializer,
+        responses={
+            200: CommentPageSerializer,
+            404: OpenApiResponse(
+                ERROR_REF, description="No such comment period (or it is not public yet)."
+            ),
+        },
     )
     def list(self, request):
         params = request.query_params
@@ -606,15 +620,44 @@ class CommentViewSet(viewsets.GenericViewSet):
         return self._out(comment)
 
     @extend_schema(
-        summary="Endorse (POST) or stop endorsing (DELETE) a comment",
+        methods=["POST"],
+        summary="Endorse a comment",
+        description="Adds your endorsement to a published comment of an open period and answers "
+        "the new count. "
+        "Once per person: a second endorsement answers 409 `already_endorsed`. Token requests "
+        "need `write:comments`.",
         request=None,
-        responses=inline_serializer(
-            "Endorsement",
-            {
-                "endorsed": serializers.BooleanField(),
-                "endorsement_count": serializers.IntegerField(),
-            },
-        ),
+        responses={
+            201: ENDORSEMENT,
+            409: OpenApiResponse(ERROR_REF, description="`already_endorsed`."),
+        },
+        examples=[
+            OpenApiExample(
+                "Endorsed",
+                value={"endorsed": True, "endorsement_count": 12},
+                response_only=True,
+                status_codes=["201"],
+            )
+        ],
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Stop endorsing a comment",
+        description="Withdraws your endorsement and answers the new count; 409 `not_endorsed` "
+        "if you do not endorse it. Token requests need `write:comments`.",
+        request=None,
+        responses={
+            200: ENDORSEMENT,
+            409: OpenApiResponse(ERROR_REF, description="`not_endorsed`: you do not endorse it."),
+        },
+        examples=[
+            OpenApiExample(
+                "No longer endorsed",
+                value={"endorsed": False, "endorsement_count": 11},
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
     )
     @action(detail=True, methods=["post", "delete"])
     def endorsement(self, request, pk=None):
