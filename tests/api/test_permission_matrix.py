@@ -34,7 +34,6 @@ from governance.models import (
 from governance.services.organizations import invitation_create
 from governance.services.tokens import api_token_create
 from tests.api.test_contract import PARAM, QUERIES, collect_samples, fill
-from tests.api.test_schemathesis import unthrottled  # noqa: F401 — a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -176,7 +175,7 @@ def expected_for(operation_id: str, method: str) -> dict[str, str] | None:
 
 
 @pytest.fixture
-def demo(unthrottled):  # noqa: F811 — the fixture imported above
+def demo(unthrottled):
     Group.objects.get_or_create(name="moderators")
     seed()
 

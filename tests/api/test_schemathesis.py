@@ -18,7 +18,6 @@ import pytest
 import schemathesis
 from django.contrib.auth.models import Group
 from django.test import Client
-from rest_framework.throttling import SimpleRateThrottle
 
 from governance.management.commands.seed_demo import seed
 from governance.models import User
@@ -31,26 +30,7 @@ SEED = 8104
 EXAMPLES = 4
 REGULATOR = "analyst@regulator.test"
 WRITERS = ["owner@acme-ai.test", "admin@openrefusal.test"]
-UNLIMITED = "100000/minute"
 CHECKS = ["not_a_server_error", "status_code_conformance", "response_schema_conformance"]
-
-
-@pytest.fixture
-def unthrottled(settings, monkeypatch):
-    """The rates in settings are production's; thousands of requests in a few minutes from one
-    address would hit them, and a 429 is not what this test is about (tests/api/test_throttling
-    is)."""
-    monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {"anon": UNLIMITED, "user": UNLIMITED}
-    )
-    product = settings.OPENREFUSAL
-    settings.OPENREFUSAL = {
-        **product,
-        "API_TOKEN_RATE": UNLIMITED,
-        "API_SCOPE_RATES": dict.fromkeys(product["API_SCOPE_RATES"], UNLIMITED),
-        "COMMENT_RATE_ACCOUNT": UNLIMITED,
-        "COMMENT_RATE_IP": UNLIMITED,
-    }
 
 
 @pytest.fixture
