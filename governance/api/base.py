@@ -26,7 +26,7 @@ ERROR_SCHEMA = {
     },
 }
 
-_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 _COMMON_ERRORS = {
     "400": "Bad input: `fields` says what to fix (also malformed JSON, a bad Idempotency-Key).",
     "401": "Missing, unknown, expired or revoked API token (see `WWW-Authenticate`).",
@@ -38,6 +38,11 @@ _POST_ERRORS = {
     "413": "The request body is too large.",
     "415": "Unsupported content type: send `application/json`.",
     "422": "This Idempotency-Key was already used for a different request.",
+}
+# Changing or deleting something can meet a state that forbids it (the last owner, a token
+# already revoked, …); the error's `code` says which.
+_CHANGE_ERRORS = {
+    "409": "A state conflict: what it is now does not allow this (`code` says why).",
 }
 IDEMPOTENCY_PARAMETER = {
     "in": "header",
@@ -68,12 +73,14 @@ def add_api_conventions(result, generator, request, public):
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("name") == IDEMPOTENCY_HEADER for p in parameters):
                     parameters.append(IDEMPOTENCY_PARAMETER)
+            elif method in ("put", "patch", "delete"):
+                extra |= _CHANGE_ERRORS
             for status, description in extra.items():
                 operation["responses"].setdefault(
                     status,
                     {
                         "description": description,
-                        "content": {"application/json": {"schema": _ERROR_REF}},
+                        "content": {"application/json": {"schema": ERROR_REF}},
                     },
                 )
     return result

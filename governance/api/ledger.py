@@ -131,15 +131,6 @@ class JSONLinesRenderer(renderers.BaseRenderer):
 class LedgerCursorPagination(CursorPagination):
     ordering = "-seq"
 
-    def decode_cursor(self, request):
-        # DRF answers a mangled cursor with 404; it is bad input, so say so as a 400.
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: ["This cursor is not valid; follow `next`/`previous`."]}
-            ) from None
-
 
 @extend_schema_view(
     list=extend_schema(

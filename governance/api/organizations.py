@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -23,6 +24,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from governance.api.base import ERROR_REF
 from governance.api_auth import HasTokenScope
 from governance.errors import NotAllowed
 from governance.models import ApiToken, Invitation, Membership, Organization
@@ -50,6 +52,10 @@ class OrganizationSerializer(serializers.ModelSerializer):
         help_text="An auditor whose accreditation is current (always false for other kinds)."
     )
     html_url = serializers.SerializerMethodField(help_text="The organization's public page.")
+    # The model's URLField would be documented as `format: uri`, which "" (no website) is not.
+    website = serializers.CharField(
+        read_only=True, help_text="Its http(s) address; empty when it gave none."
+    )
 
     class Meta:
         model = Organization
@@ -661,7 +667,10 @@ class InvitationAcceptViewSet(viewsets.GenericViewSet):
         "`invitation_revoked`, `invitation_expired`); an unknown token 404. Recorded as "
         "`invitation.accepted`.",
         request=InvitationAcceptSerializer,
-        responses={201: MembershipSerializer},
+        responses={
+            201: MembershipSerializer,
+            404: OpenApiResponse(ERROR_REF, description="No invitation has this token."),
+        },
         examples=[
             OpenApiExample(
                 "Accept", value={"token": "Qm9vZ3Vz…the-token-from-the-link"}, request_only=True

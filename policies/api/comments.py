@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -21,6 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from governance.api.base import ERROR_REF
 from governance.errors import Invalid, NotAllowed, NotFound
 from governance.models import ApiToken, Organization
 from policies import export
@@ -844,6 +846,12 @@ COMMENT_LIST_PARAMETERS = [
 ]
 
 
+ENDORSEMENT = inline_serializer(
+    "Endorsement",
+    {"endorsed": serializers.BooleanField(), "endorsement_count": serializers.IntegerField()},
+)
+
+
 @extend_schema(tags=TAG_COMMENTS)
 class CommentViewSet(viewsets.GenericViewSet):
     serializer_class = CommentSerializer
@@ -877,7 +885,12 @@ class CommentViewSet(viewsets.GenericViewSet):
         "(comments on behalf of one) and `q`; follow `next`/`previous` (400 for a forged "
         "cursor). Public.",
         parameters=COMMENT_LIST_PARAMETERS,
-        responses=CommentPageSerializer,
+        responses={
+            200: CommentPageSerializer,
+            404: OpenApiResponse(
+                ERROR_REF, description="No such comment period (or it is not public yet)."
+            ),
+        },
         examples=[OpenApiExample("A page", value=COMMENT_PAGE_EXAMPLE, response_only=True)],
     )
     def list(self, request):
@@ -1058,7 +1071,12 @@ class CommentViewSet(viewsets.GenericViewSet):
         "idempotent: a second POST says so), `not_published` or `period_closed`; 400 for your "
         "own comment; 403 unverified. Needs `write:comments` with a token.",
         request=None,
-        responses={201: ENDORSEMENT},
+        responses={
+            201: ENDORSEMENT,
+            409: OpenApiResponse(
+                ERROR_REF, description="`already_endorsed`, `not_published` or `period_closed`."
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Endorsed",
@@ -1075,12 +1093,16 @@ class CommentViewSet(viewsets.GenericViewSet):
         "new count. 409 `not_endorsed` if you do not endorse it, or `period_closed`. Needs "
         "`write:comments` with a token.",
         request=None,
-        responses={200: ENDORSEMENT},
+        responses={
+            200: ENDORSEMENT,
+            409: OpenApiResponse(ERROR_REF, description="`not_endorsed` or `period_closed`."),
+        },
         examples=[
             OpenApiExample(
                 "No longer endorsed",
                 value={"endorsed": False, "endorsement_count": 14},
                 response_only=True,
+                status_codes=["200"],
             )
         ],
     )

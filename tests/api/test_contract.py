@@ -1,7 +1,8 @@
 """Contract tests: every GET endpoint of the live OpenAPI schema, called anonymously and with a
 regulator's token on the demo data, answers without a 5xx, and every JSON answer with a
-documented schema validates against it (jsonschema, from the lock file; schemathesis is not in
-requirements.lock, so this walks the schema itself instead of fuzzing it)."""
+documented schema validates against it (jsonschema). This walks the schema itself, reading
+every detail once with an id a list showed; tests/api/test_schemathesis.py fuzzes the same
+schema with schemathesis against a live server."""
 
 from __future__ import annotations
 

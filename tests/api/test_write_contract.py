@@ -2,7 +2,8 @@
 PUT, PATCH and DELETE refuses a token without the scope it needs (403 `insufficient_scope`,
 before touching anything); every collection POST that takes a body answers a malformed one
 with 400 in the error format; and valid calls with the right scope succeed with an answer
-that validates against the documented schema."""
+that validates against the documented schema. (tests/api/test_schemathesis.py sends generated
+bodies to every write with schemathesis; tests/api/test_permission_matrix.py says who may.)"""
 
 from __future__ import annotations
 

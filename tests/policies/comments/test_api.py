@@ -168,6 +168,28 @@ def test_it_endorses_once(open_period, comment, citizen, outsider):
     assert client.delete(url).json()["endorsement_count"] == 0
 
 
+def test_endorsing_answers_what_the_schema_documents(open_period, comment, citizen, outsider):
+    # Found by schemathesis: POST was documented as 200 and DELETE as 204 without a body, and
+    # neither documented its 409.
+    responses = (
+        APIClient()
+        .get("/api/schema/", {"format": "json"})
+        .json()["paths"]["/api/v1/comments/{id}/endorsement/"]
+    )
+    posted = comment(citizen, open_period, "Endorse")
+    client = bearer(outsider, "write:comments")
+    url = f"{COMMENTS}{posted.pk}/endorsement/"
+    assert client.post(url).status_code == 201
+    assert client.post(url).status_code == 409
+    assert client.delete(url).status_code == 200
+    assert client.delete(url).status_code == 409
+    assert {"201", "409"} <= set(responses["post"]["responses"])
+    assert {"200", "409"} <= set(responses["delete"]["responses"])
+    assert "204" not in responses["delete"]["responses"]
+    body = responses["delete"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Endorsement"}
+
+
 def test_it_edits_withdraws_and_flags(open_period, comment, citizen, outsider):
     posted = comment(citizen, open_period, "Frist")
     mine = bearer(citizen, "write:comments")
