@@ -96,6 +96,14 @@ def _text(field: str, value: Any, *, required: bool = True, limit: int | None = 
     return value
 
 
+def _note(value: Any, *, field: str, message: str) -> str:
+    """A required note that the form and the API call `field`: its error is reported there."""
+    try:
+        return _text("note", value)
+    except Invalid as error:
+        raise _invalid(field, message) from error
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""
 
@@ -381,10 +389,7 @@ def appeal_request_info(*, actor: User, appeal: Appeal, question: str) -> Appeal
     """Ask the filer a question. The clock stops until they answer."""
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="request_info")
-    try:
-        question = _text("note", question)
-    except Invalid as error:
-        raise _invalid("question", "Write the question for the filer.") from error
+    question = _note(question, field="question", message="Write the question for the filer.")
     now = timezone.now()
     appeal.paused_at = now
     _move(appeal, actor=actor, action="request_info", note=question, now=now)
@@ -397,10 +402,7 @@ def appeal_provide_info(*, actor: User, appeal: Appeal, answer: str) -> Appeal:
     """The filer answers; every running deadline moves on by the time they took."""
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="provide_info")
-    try:
-        answer = _text("note", answer)
-    except Invalid as error:
-        raise _invalid("answer", "Write your answer.") from error
+    answer = _note(answer, field="answer", message="Write your answer.")
     now = timezone.now()
     if appeal.status == Status.NEEDS_INFO and appeal.paused_at is not None:
         paused = now - appeal.paused_at
@@ -514,10 +516,7 @@ def appeal_decide(
 def appeal_escalate(*, actor: User, appeal: Appeal, reason: str) -> Appeal:
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="escalate")
-    try:
-        reason = _text("note", reason)
-    except Invalid as error:
-        raise _invalid("reason", "Say why the panel should look at it again.") from error
+    reason = _note(reason, field="reason", message="Say why the panel should look at it again.")
     now = timezone.now()
     if appeal.status == Status.DECIDED:
         if appeal.escalation_due_at and now > appeal.escalation_due_at:
@@ -832,10 +831,7 @@ def appeal_summary_decision(
 def appeal_implement(*, actor: User, appeal: Appeal, note: str) -> Appeal:
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="implement")
-    try:
-        note = _text("note", note)
-    except Invalid as error:
-        raise _invalid("note", "Say how the decision was carried out.") from error
+    note = _note(note, field="note", message="Say how the decision was carried out.")
     if appeal.status == Status.PANEL_DECIDED and appeal.implement_due_at is None:
         raise Conflict(
             "The panel upheld the company's decision: nothing to implement.",
