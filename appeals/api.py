@@ -64,8 +64,18 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class RecommendationSerializer(serializers.ModelSerializer):
-    appeal = serializers.IntegerField(source="decision.appeal_id", read_only=True)
-    company = serializers.CharField(source="decision.appeal.organization.slug", read_only=True)
+    source = serializers.ChoiceField(
+        choices=Recommendation.Source.choices,
+        read_only=True,
+        help_text="What made it: a decision on an appeal, or a finding of an audit report.",
+    )
+    appeal = serializers.SerializerMethodField(help_text="The appealed case (decisions only).")
+    audit_report = serializers.SerializerMethodField(help_text="The report (findings only).")
+    finding_url = serializers.SerializerMethodField(
+        help_text="The finding's public page (findings only)."
+    )
+    company = serializers.CharField(source="policy.organization.slug", read_only=True)
+    url = serializers.SerializerMethodField(help_text="The recommendation's public page.")
     implemented = serializers.SerializerMethodField()
     answer_overdue = serializers.SerializerMethodField()
     # "" until the company answers.
@@ -77,8 +87,12 @@ class RecommendationSerializer(serializers.ModelSerializer):
         model = Recommendation
         fields = [
             "id",
+            "source",
             "decision",
             "appeal",
+            "finding",
+            "audit_report",
+            "finding_url",
             "company",
             "policy",
             "clause_key",
@@ -94,14 +108,27 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "implemented",
             "implemented_version",
             "implemented_at",
+            "url",
         ]
         read_only_fields = fields
+
+    def get_appeal(self, rec) -> int | None:
+        return rec.decision.appeal_id if rec.decision_id else None
+
+    def get_audit_report(self, rec) -> int | None:
+        return rec.finding.report_id if rec.finding_id else None
+
+    def get_finding_url(self, rec) -> str | None:
+        return reverse("reports:finding", args=[rec.finding_id]) if rec.finding_id else None
+
+    def get_url(self, rec) -> str:
+        return reverse("appeals:recommendation", args=[rec.pk])
 
     def get_implemented(self, rec) -> bool:
         return rec.implemented_version_id is not None
 
     def get_answer_overdue(self, rec) -> bool:
-        return not rec.answer and rec.answer_due_at < timezone.now()
+        return rec.answer_overdue
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -630,7 +657,20 @@ class AnswerSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Recommendations and the companies' answers", tags=TAGS),
+    list=extend_schema(
+        summary="Recommendations and the companies' answers",
+        parameters=[
+            OpenApiParameter("company", str, description="The company's slug."),
+            OpenApiParameter("answered", str, enum=["yes", "no"]),
+            OpenApiParameter(
+                "source",
+                str,
+                enum=list(Recommendation.Source.values),
+                description="Made by a decision on an appeal, or by an audit report's finding.",
+            ),
+        ],
+        tags=TAGS,
+    ),
     retrieve=extend_schema(summary="One recommendation", tags=TAGS),
 )
 class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -639,8 +679,15 @@ class RecommendationViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
+        source = params.get("source", "")
+        if source and source not in Recommendation.Source.values:
+            raise serializers.ValidationError(
+                {"source": [f"One of: {', '.join(Recommendation.Source.values)}."]}
+            )
         return selectors.recommendations(
-            company=params.get("company", "")[:80], answered=params.get("answered", "")
+            company=params.get("company", "")[:80],
+            answered=params.get("answered", ""),
+            source=params.get("source", ""),
         ).order_by("-pk")
 
     @extend_schema(

@@ -42,6 +42,7 @@ from appeals.models import (
 )
 from appeals.redaction import clean_names, redact
 from appeals.rules import REVIEWER_ROLES, panel_admin_organizations, roles_of
+from audits.models import AuditReport, Finding
 from governance.canonical import canonical_json, sha256_hex
 from governance.errors import Conflict, Invalid, NotAllowed
 from governance.models import AISystem, Membership, Organization, User
@@ -676,20 +677,48 @@ def _recommendations(
             raise _invalid("recommendations", f"Recommendation {number}: a future target date.")
         clause_key = item.get("clause_key") or decision.clause_key
         clause = _clause(decision.appeal.version, clause_key, field="recommendations")
-        out.append(
-            Recommendation.objects.create(
-                decision=decision,
-                policy=decision.appeal.version.policy,
-                clause_key=clause.key,
-                text=text,
-                priority=priority,
-                target_date=target,
-                created_by=actor,
-                created_at=now,
-                answer_due_at=now + timedelta(days=_setting("APPEAL_RECOMMENDATION_ANSWER_DAYS")),
-            )
+        recommendation = Recommendation.objects.create(
+            decision=decision,
+            policy=decision.appeal.version.policy,
+            clause_key=clause.key,
+            text=text,
+            priority=priority,
+            target_date=target,
+            created_by=actor,
+            created_at=now,
+            answer_due_at=_answer_due(now),
         )
+        _recommendation_created(
+            recommendation,
+            actor=actor,
+            source={"decision": decision.pk, "appeal": decision.appeal_id},
+        )
+        out.append(recommendation)
     return out
+
+
+def _answer_due(now: datetime) -> datetime:
+    return now + timedelta(days=_setting("APPEAL_RECOMMENDATION_ANSWER_DAYS"))
+
+
+def _recommendation_created(
+    recommendation: Recommendation, *, actor: User | str, source: dict[str, int]
+) -> None:
+    ledger_append(
+        actor=actor,
+        action="recommendation.created",
+        subject=recommendation,
+        payload={
+            "company": recommendation.policy.organization.slug,
+            "source": recommendation.source,
+            **source,
+            "clause": recommendation.clause_key,
+            "priority": recommendation.priority,
+            "target_date": recommendation.target_date.isoformat(),
+            "answer_due_at": recommendation.answer_due_at.isoformat(),
+            "text_sha256": _sha(recommendation.text),
+        },
+    )
 
 
 @transaction.atomic
@@ -896,13 +925,13 @@ def recommendation_answer(
     as work goes on (assessing feasibility, then implementing…), each answer on the ledger."""
     recommendation = (
         Recommendation.objects.select_for_update(of=("self",))
-        .select_related("decision__appeal__organization")
+        .select_related("policy__organization")
         .get(pk=recommendation.pk)
     )
     actor = _person(actor)
-    appeal = recommendation.decision.appeal
-    if not _reviewer_roles(actor, appeal):
-        raise NotAllowed(f"Only {appeal.organization.name}'s editors and owners answer.")
+    company = recommendation.policy.organization
+    if not _is_reviewer(actor, company):
+        raise NotAllowed(f"Only {company.name}'s editors and owners answer.")
     if answer not in Recommendation.Answer.values:
         raise _invalid("answer", "Choose one of the five answers.")
     text = _text("answer_text", text)
@@ -927,14 +956,86 @@ def recommendation_answer(
     return recommendation
 
 
-def _reviewer_roles(actor: User, appeal: Appeal) -> set[str]:
-    return (
-        {"company"}
-        if Membership.objects.filter(
-            user=actor, organization=appeal.organization, role__in=REVIEWER_ROLES
-        ).exists()
-        else set()
+# --- Recommendations from audit findings -----------------------------------------------------
+
+# A finding's severity sets its recommendation's priority.
+FINDING_PRIORITY = {
+    "critical": Recommendation.Priority.HIGH,
+    "high": Recommendation.Priority.HIGH,
+    "medium": Recommendation.Priority.MEDIUM,
+    "low": Recommendation.Priority.LOW,
+}
+
+
+def finding_recommendations_create(
+    *, report: AuditReport, actor: User | str = "system", now: datetime | None = None
+) -> list[Recommendation]:
+    """Each finding of a published audit report that recommends something becomes a
+    recommendation the audited company answers within APPEAL_RECOMMENDATION_ANSWER_DAYS, like
+    one from a decision. Called by the audits' publication hook inside its transaction, and by
+    the catch-up pass; a finding that has its recommendation already is left alone."""
+    if report.status != AuditReport.Status.PUBLISHED:
+        return []
+    now = now or timezone.now()
+    made = []
+    findings = (
+        Finding.objects.filter(report=report, appeals_recommendation__isnull=True)
+        .exclude(recommendation="")
+        .select_related("version__policy__organization")
+        .order_by("number")
     )
+    for finding in findings:
+        try:
+            with transaction.atomic():
+                recommendation = Recommendation.objects.create(
+                    finding=finding,
+                    policy=finding.version.policy,
+                    clause_key=finding.clause_key,
+                    text=finding.recommendation,
+                    priority=FINDING_PRIORITY[finding.severity],
+                    target_date=finding.target_date,
+                    created_by=actor if isinstance(actor, User) else None,
+                    created_at=now,
+                    answer_due_at=_answer_due(now),
+                )
+        except IntegrityError:
+            continue  # made meanwhile by a concurrent pass (the finding is one-to-one)
+        _recommendation_created(
+            recommendation,
+            actor=actor,
+            source={"finding": finding.pk, "audit_report": report.pk},
+        )
+        made.append(recommendation)
+    if made:
+        _notify_recommendations_on_commit(
+            "finding_recommendations", made, _emails(report.audited, REVIEWER_ROLES)
+        )
+    return made
+
+
+def finding_recommendations_catch_up(*, now: datetime | None = None) -> int:
+    """The periodic pass: recommendations for published reports' findings that have none (a
+    report published before recommendations came from findings). Idempotent."""
+    now = now or timezone.now()
+    pending = (
+        Finding.objects.filter(
+            report__status=AuditReport.Status.PUBLISHED, appeals_recommendation__isnull=True
+        )
+        .exclude(recommendation="")
+        .values_list("report_id", flat=True)
+        .distinct()
+    )
+    made = 0
+    for report in AuditReport.objects.filter(pk__in=list(pending[:500])).select_related("audited"):
+        with transaction.atomic():
+            made += len(finding_recommendations_create(report=report, now=now))
+    return made
+
+
+def _is_reviewer(actor: User, organization: Organization) -> bool:
+    return Membership.objects.filter(
+        user=actor, organization=organization, role__in=REVIEWER_ROLES
+    ).exists()
 
 
 def _changed(old: PolicyVersion, new: PolicyVersion, key: str) -> bool:
@@ -959,7 +1060,7 @@ def _settle(resolution: VersionResolution, *, now: datetime) -> None:
     if not _is_public(version):
         return
     if resolution.recommendation_id:
-        earlier = resolution.recommendation.decision.appeal.version
+        earlier = resolution.recommendation.source_version
     else:
         earlier = resolution.appeal.version
     resolution.clause_changed = _changed(earlier, version, resolution.clause_key)
@@ -997,12 +1098,10 @@ def version_cite(
     if (appeal is None) == (recommendation is None):
         raise _invalid("appeal", "Cite one appeal or one recommendation.")
     organization = version.policy.organization
-    if not Membership.objects.filter(
-        user=actor, organization=organization, role__in=REVIEWER_ROLES
-    ).exists():
+    if not _is_reviewer(actor, organization):
         raise NotAllowed(f"Only {organization.name}'s editors and owners cite in its versions.")
     if recommendation is not None:
-        earlier = recommendation.decision.appeal.version
+        earlier = recommendation.source_version
         clause_key = recommendation.clause_key
     else:
         earlier = appeal.version
@@ -1061,7 +1160,10 @@ def resolutions_settle(*, now: datetime | None = None) -> int:
             resolution = (
                 VersionResolution.objects.select_for_update(of=("self",), skip_locked=True)
                 .select_related(
-                    "version", "recommendation__decision__appeal__version", "appeal__version"
+                    "version",
+                    "recommendation__decision__appeal__version",
+                    "recommendation__finding__version",
+                    "appeal__version",
                 )
                 .filter(pk=pk, clause_changed__isnull=True)
                 .first()
@@ -1106,13 +1208,20 @@ def _panel_emails(appeal: Appeal) -> list[str]:
 
 
 def _mail(template: str, appeal: Appeal, to: list[str], **extra: Any) -> None:
+    _send(
+        template,
+        {"appeal": appeal, "url": _site_url(reverse("appeals:detail", args=[appeal.pk])), **extra},
+        to,
+    )
+
+
+def _site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _send(template: str, context: dict[str, Any], to: list[str]) -> None:
     if not to:
         return
-    context = {
-        "appeal": appeal,
-        "url": settings.SITE_URL.rstrip("/") + reverse("appeals:detail", args=[appeal.pk]),
-        **extra,
-    }
     subject = " ".join(render_to_string(f"appeals/email/{template}_subject.txt", context).split())
     body = render_to_string(f"appeals/email/{template}.txt", context)
     send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, sorted(set(to)))
@@ -1130,6 +1239,24 @@ def _clause_counts_changed(appeal: Appeal) -> None:
 
 def _notify_on_commit(template: str, appeal: Appeal, to: list[str]) -> None:
     transaction.on_commit(lambda: _mail(template, appeal, to))
+
+
+def _notify_recommendations_on_commit(
+    template: str, recommendations: list[Recommendation], to: list[str]
+) -> None:
+    """Mail about recommendations from one audit report's findings."""
+    first = recommendations[0]
+    context = {
+        "recommendations": recommendations,
+        "report": first.finding.report,
+        "company": first.policy.organization,
+        "url": _site_url(
+            reverse("appeals:recommendation", args=[first.pk])
+            if len(recommendations) == 1
+            else reverse("appeals:recommendations") + "?source=finding"
+        ),
+    }
+    transaction.on_commit(lambda: _send(template, context, to))
 
 
 RESPONSIBLE_EMAILS = {"company": _company_emails, "panel": _panel_emails, "filer": _filer_emails}
@@ -1183,8 +1310,8 @@ def deadlines_due(*, now: datetime | None = None) -> dict[str, int]:
             notified += 1
     for recommendation in Recommendation.objects.filter(
         answer="", answer_due_at__lte=now
-    ).select_related("decision__appeal__organization"):
-        appeal = recommendation.decision.appeal
+    ).select_related("decision__appeal__organization", "policy__organization", "finding__report"):
+        appeal = recommendation.decision.appeal if recommendation.decision_id else None
         with transaction.atomic():
             _, created = DeadlineNotice.objects.get_or_create(
                 appeal=appeal,
@@ -1199,14 +1326,17 @@ def deadlines_due(*, now: datetime | None = None) -> dict[str, int]:
                     subject=recommendation,
                     payload={"due_at": recommendation.answer_due_at.isoformat()},
                 )
-                _notify_on_commit(
-                    "recommendation_overdue",
-                    appeal,
-                    _company_emails(appeal),
-                )
+                to = _emails(recommendation.policy.organization, REVIEWER_ROLES)
+                if appeal is not None:
+                    _notify_on_commit("recommendation_overdue", appeal, to)
+                else:
+                    _notify_recommendations_on_commit(
+                        "finding_recommendation_overdue", [recommendation], to
+                    )
                 notified += 1
     settled = resolutions_settle(now=now)
-    return {"notified": notified, "closed": closed, "settled": settled}
+    made = finding_recommendations_catch_up(now=now)
+    return {"notified": notified, "closed": closed, "settled": settled, "from_findings": made}
 
 
 # --- Transparency reports ---------------------------------------------------------------------

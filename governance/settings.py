@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
         "AppealStatusEnum": "appeals.models.Status",
         "AppealKindEnum": "appeals.models.Kind",
         "AppealRejectionReasonEnum": "appeals.models.RejectionReason",
+        "RecommendationSourceEnum": "appeals.models.Recommendation.Source",
+        "SourceEnum": "audits.models.EvaluationRun.Source",  # keeps its name beside the above
     },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (
