@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -1387,3 +1388,31 @@ def transparency_report_compile(
         },
     )
     return report
+
+
+def transparency_reports_compile_due(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic pass: once a quarter has ended, freeze its report for every company that
+    existed before it ended. Idempotent — a company whose report is frozen is skipped, and a
+    concurrent pass that froze it first wins (the unique constraint)."""
+    from appeals.selectors import quarter_bounds, quarter_of
+
+    now = now or timezone.now()
+    year, quarter = quarter_of(now)
+    year, quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+    _, end = quarter_bounds(year, quarter)
+    frozen = TransparencyReport.objects.filter(
+        organization=OuterRef("pk"), year=year, quarter=quarter
+    )
+    companies = Organization.objects.filter(
+        ~Exists(frozen), kind=Organization.Kind.DEVELOPER, created_at__lt=end
+    ).order_by("pk")
+    compiled = 0
+    for organization in companies:
+        try:
+            transparency_report_compile(
+                organization=organization, year=year, quarter=quarter, now=now
+            )
+        except IntegrityError:
+            continue
+        compiled += 1
+    return {"year": year, "quarter": quarter, "compiled": compiled}
