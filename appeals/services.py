@@ -1,12 +1,13 @@
 """Every change to an appeal: filing, each move of the workflow table, panel seats and votes,
-decisions, recommendations and answers, policy versions citing what they resolve, deadline
-notices and transparency reports. Each is one transaction that appends to the public ledger.
+decisions, recommendations (from decisions and from published audit findings) and answers,
+policy versions citing what they resolve, deadline notices and transparency reports. Each is
+one transaction that appends to the public ledger.
 
 The ledger is public: its entries say what moved and who acted for the company or the panel,
 never the transcript or private notes (only their SHA-256), and a filer appears as
 "appeal-filer" rather than by name. Every decision names the person who made it: nothing here
-lets a program decide alone (the periodic task only closes appeals whose escalation window
-ended, and marks deadlines).
+lets a program decide alone (the periodic tasks only close appeals whose escalation window
+ended, mark deadlines, turn published findings into recommendations and freeze ended quarters).
 """
 
 from __future__ import annotations
