@@ -24,6 +24,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from appeals import api_examples as ex
 from appeals import selectors, services, workflow
 from appeals.models import (
     Appeal,
@@ -66,8 +67,18 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class RecommendationSerializer(serializers.ModelSerializer):
-    appeal = serializers.IntegerField(source="decision.appeal_id", read_only=True)
-    company = serializers.CharField(source="decision.appeal.organization.slug", read_only=True)
+    source = serializers.ChoiceField(
+        choices=Recommendation.Source.choices,
+        read_only=True,
+        help_text="What made it: a decision on an appeal, or a finding of an audit report.",
+    )
+    appeal = serializers.SerializerMethodField(help_text="The appealed case (decisions only).")
+    audit_report = serializers.SerializerMethodField(help_text="The report (findings only).")
+    finding_url = serializers.SerializerMethodField(
+        help_text="The finding's public page (findings only)."
+    )
+    company = serializers.CharField(source="policy.organization.slug", read_only=True)
+    url = serializers.SerializerMethodField(help_text="The recommendation's public page.")
     implemented = serializers.SerializerMethodField()
     answer_overdue = serializers.SerializerMethodField()
     # "" until the company answers.
@@ -79,8 +90,12 @@ class RecommendationSerializer(serializers.ModelSerializer):
         model = Recommendation
         fields = [
             "id",
+            "source",
             "decision",
             "appeal",
+            "finding",
+            "audit_report",
+            "finding_url",
             "company",
             "policy",
             "clause_key",
@@ -96,14 +111,27 @@ class RecommendationSerializer(serializers.ModelSerializer):
             "implemented",
             "implemented_version",
             "implemented_at",
+            "url",
         ]
         read_only_fields = fields
+
+    def get_appeal(self, rec) -> int | None:
+        return rec.decision.appeal_id if rec.decision_id else None
+
+    def get_audit_report(self, rec) -> int | None:
+        return rec.finding.report_id if rec.finding_id else None
+
+    def get_finding_url(self, rec) -> str | None:
+        return reverse("reports:finding", args=[rec.finding_id]) if rec.finding_id else None
+
+    def get_url(self, rec) -> str:
+        return reverse("appeals:recommendation", args=[rec.pk])
 
     def get_implemented(self, rec) -> bool:
         return rec.implemented_version_id is not None
 
     def get_answer_overdue(self, rec) -> bool:
-        return not rec.answer and rec.answer_due_at < timezone.now()
+        return rec.answer_overdue
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -483,10 +511,23 @@ ACTION_PATTERN = "|".join(workflow.ACTIONS)
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Appeals you may see (yours, your company's, your panel's)", tags=TAGS
+        summary="Appeals you may see (yours, your company's, your panel's)",
+        description="Newest first: the appeals you filed, those against a company whose "
+        "editor or owner you are, and those your panel sits on (regulators and staff see all). "
+        "Filter with `status`, `kind`, `company` (slug), `clause` (key), `mine=true` and "
+        "`overdue=true|false`. `transcript_raw` is null unless you are the filer, one of the "
+        "company's reviewers or a seated panelist; `allowed_actions` are the moves of the "
+        "workflow table you may take now.",
+        examples=[ex.example("An appeal decided by the company", ex.APPEAL)],
+        tags=TAGS,
     ),
     retrieve=extend_schema(
-        summary="One appeal, with its timeline and your allowed actions", tags=TAGS
+        summary="One appeal, with its timeline and your allowed actions",
+        description="By id, with every event of its timeline, its decisions, the panel's seats "
+        "(votes stay hidden from outsiders until the panel decides) and each deadline. An appeal "
+        "you may not see is a 404.",
+        examples=[ex.example("An appeal decided by the company", ex.APPEAL)],
+        tags=TAGS,
     ),
 )
 class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -519,8 +560,35 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="File an appeal (confirm the redaction first)",
+        description="A signed-in person with a confirmed e-mail address appeals what an AI "
+        "system did, against a published policy version and (if known) one of its clauses. "
+        "Send the conversation as `transcript` or `chat_export`, call "
+        "`/appeals/redaction-preview/` first and send back its `redacted` text as "
+        "`redacted_transcript`: nothing is filed unless redaction gives exactly that. The "
+        "company must acknowledge within 7 days and decide within 30. Needs `write:appeals` "
+        "with a token; 400 with field errors for a draft or unknown clause, a transcript over "
+        "the size limit or an export that is not a chat.",
         request=AppealCreateSerializer,
         responses={201: AppealSerializer},
+        examples=[
+            ex.example(
+                "Filed",
+                {
+                    **ex.APPEAL,
+                    "status": "submitted",
+                    "acknowledged_at": None,
+                    "decided_at": None,
+                    "deadlines": {
+                        **ex.APPEAL["deadlines"],
+                        "escalation": None,
+                    },
+                    "allowed_actions": ["withdraw"],
+                    "events": ex.APPEAL["events"][:1],
+                    "decisions": [],
+                },
+                status="201",
+            )
+        ],
         tags=TAGS,
     )
     def create(self, request):
@@ -545,8 +613,13 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="Preview the redaction of a transcript (nothing is stored)",
+        description="What filing would store for display: e-mail addresses, phone numbers, "
+        "URLs carrying tokens, IBAN and card numbers and the `names` you mark are replaced by "
+        "placeholders, and `counts` says how many of each. Show it to the filer; they confirm "
+        "it by sending `redacted` back when filing.",
         request=PreviewSerializer,
         responses=PreviewResultSerializer,
+        examples=[ex.example("Redacted", ex.PREVIEW)],
         tags=TAGS,
     )
     @action(detail=False, methods=["post"], url_path="redaction-preview")
@@ -561,8 +634,15 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="Take one action of the workflow table (see `allowed_actions`)",
+        description="One move of `/appeal-workflow/`, with the fields that action takes "
+        "(a decision needs `outcome`, `clause`, `rationale`, `facts` and `automation_used`; "
+        "`panel_assign` needs `panel` and at least three `panelists`; …). Answers the appeal as "
+        "it is now. 403 when you never take that action on this appeal, 409 "
+        "(`illegal_transition`) when its state does not allow it, naming what is possible, and "
+        "400 with field errors for bad input; nothing changes on an error.",
         request=ActionSerializer,
         responses=AppealSerializer,
+        examples=[ex.example("After the company decided", ex.APPEAL)],
         tags=TAGS,
         parameters=[
             OpenApiParameter(
@@ -580,8 +660,13 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="Cite this appeal from a later version of the policy (the company)",
+        description="The company's editors and owners record that a later version (a draft "
+        "or published) of the same policy resolves this appeal. `clause_changed` is read from "
+        "the diff against the appealed version — at once for a published version, null until a "
+        "draft is published. 409 if that version cites it already.",
         request=CiteSerializer,
         responses={201: OpenApiTypes.OBJECT},
+        examples=[ex.example("Cited", ex.APPEAL_RESOLUTION, status="201")],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -608,9 +693,20 @@ def _resolution(resolution) -> dict:
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Published decisions (details only with the filer's consent)", tags=TAGS
+        summary="Published decisions (details only with the filer's consent)",
+        description="Every decision on an appeal, by the company or the panel, newest first: "
+        "outcome, clause and votes for everyone; `details` (rationale, facts, redacted "
+        "transcript, dissent) only where the filer consented, otherwise null. Filter with "
+        "`company`, `outcome`, `by` (company or panel) and `clause`.",
+        examples=[ex.example("A panel decision with a dissent", ex.PUBLIC_DECISION)],
+        tags=TAGS,
     ),
-    retrieve=extend_schema(summary="One published decision", tags=TAGS),
+    retrieve=extend_schema(
+        summary="One published decision",
+        description="By id; `details` is null unless the filer consented to publication.",
+        examples=[ex.example("A panel decision with a dissent", ex.PUBLIC_DECISION)],
+        tags=TAGS,
+    ),
 )
 class PublicDecisionViewSet(LastModifiedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PublicDecisionSerializer
@@ -637,8 +733,36 @@ class AnswerSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Recommendations and the companies' answers", tags=TAGS),
-    retrieve=extend_schema(summary="One recommendation", tags=TAGS),
+    list=extend_schema(
+        summary="Recommendations and the companies' answers",
+        description="Every recommendation, newest first, from either `source`: a panel "
+        "decision on an appeal (`decision`, `appeal`) or a finding of a published audit report "
+        "(`finding`, `audit_report`, `finding_url`) — an embargoed report's findings make none. "
+        "The company answers within 30 days; `implemented` is true only once a later published "
+        "version cites it and its clause changed in the diff.",
+        examples=[
+            ex.example("From an audit finding", ex.RECOMMENDATION),
+            ex.example("From a panel decision", ex.RECOMMENDATION_FROM_DECISION),
+        ],
+        parameters=[
+            OpenApiParameter("company", str, description="The company's slug."),
+            OpenApiParameter("answered", str, enum=["yes", "no"]),
+            OpenApiParameter(
+                "source",
+                str,
+                enum=list(Recommendation.Source.values),
+                description="Made by a decision on an appeal, or by an audit report's finding.",
+            ),
+        ],
+        tags=TAGS,
+    ),
+    retrieve=extend_schema(
+        summary="One recommendation",
+        description="By id, with its source, the company's answer and whether a later version "
+        "implements it.",
+        examples=[ex.example("From an audit finding", ex.RECOMMENDATION)],
+        tags=TAGS,
+    ),
 )
 class RecommendationViewSet(LastModifiedMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = RecommendationSerializer
@@ -653,14 +777,27 @@ class RecommendationViewSet(LastModifiedMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
+        source = params.get("source", "")
+        if source and source not in Recommendation.Source.values:
+            raise serializers.ValidationError(
+                {"source": [f"One of: {', '.join(Recommendation.Source.values)}."]}
+            )
         return selectors.recommendations(
-            company=params.get("company", "")[:80], answered=params.get("answered", "")
+            company=params.get("company", "")[:80],
+            answered=params.get("answered", ""),
+            source=params.get("source", ""),
         ).order_by("-pk")
 
     @extend_schema(
         summary="The company's answer (within 30 days; may be revised)",
+        description="Only the company's editors and owners answer (403 for anyone else: the "
+        "auditor, the panel, regulators): `answer` is one of implementing_fully, "
+        "implementing_in_part, assessing_feasibility, already_done or no_further_action, and "
+        "`text` explains it (required). A later answer revises the earlier one; each is on the "
+        "public ledger, with whether it came late. Needs `write:appeals` with a token.",
         request=AnswerSerializer,
         responses=RecommendationSerializer,
+        examples=[ex.example("Answered", ex.RECOMMENDATION_FROM_DECISION)],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -674,8 +811,15 @@ class RecommendationViewSet(LastModifiedMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Cite this recommendation from a later policy version (the company)",
+        description="The company's editors and owners cite it from a later version of the same "
+        "policy than the one it was made on (the appealed version, or the finding's). Once that "
+        "version is published and the recommendation's clause changed in the diff "
+        "(`clause_changed`), the recommendation is implemented; a citation whose clause did not "
+        "change does not count. 400 for a version of another policy or not later, 409 if cited "
+        "already.",
         request=CiteSerializer,
         responses={201: OpenApiTypes.OBJECT},
+        examples=[ex.example("Cited, and the clause changed", ex.RESOLUTION, status="201")],
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -693,7 +837,15 @@ class WorkflowView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="The appeal workflow table", responses=OpenApiTypes.OBJECT, tags=TAGS)
+    @extend_schema(
+        summary="The appeal workflow table",
+        description="Every (state, action, roles, next state, deadline) row that the services, "
+        "the docs page and `allowed_actions` read, with each deadline's days and who answers "
+        "for it.",
+        responses=OpenApiTypes.OBJECT,
+        examples=[ex.example("The first row", ex.WORKFLOW)],
+        tags=TAGS,
+    )
     def get(self, request):
         deadlines = {
             d.name: {
@@ -714,8 +866,18 @@ class TransparencyView(APIView):
 
     @extend_schema(
         summary="A company's transparency figures for one quarter",
+        description="Computed from the records: appeals received by kind and clause, decisions "
+        "by outcome, median and 90th-percentile days to acknowledge and to decide, overturn "
+        "rates, the share of panel decisions implemented, deadline breaches and rejections by "
+        "reason. A quarter that ended is frozen by the daily compile (with `compiled_at` and "
+        "the `figures_sha256` that is on the ledger); the current quarter is live, with the "
+        "appeals overdue now. Defaults to the current quarter.",
         parameters=[OpenApiParameter("year", int), OpenApiParameter("quarter", int)],
         responses=OpenApiTypes.OBJECT,
+        examples=[
+            ex.example("A frozen quarter", ex.TRANSPARENCY),
+            ex.example("The current quarter, live", ex.TRANSPARENCY_LIVE),
+        ],
         tags=TAGS,
     )
     def get(self, request, company: str):

@@ -19,6 +19,17 @@ class AppealsConfig(AppConfig):
 
         register_clause_extra("appeals/clause_extra.html", prepare=clause_appeal_extras)
 
+        # A published audit report's findings become recommendations the company answers, and
+        # a finding's page shows its recommendation's answer (audits does not import appeals).
+        from appeals.selectors import finding_recommendation_extras
+        from appeals.services import finding_recommendations_create
+        from audits.hooks import register_finding_extra, register_report_published
+
+        register_report_published(finding_recommendations_create)
+        register_finding_extra(
+            "appeals/finding_recommendation.html", prepare=finding_recommendation_extras
+        )
+
         # A filer's appeals are in their data export; deleting the account withdraws the open
         # ones and erases the raw transcripts (the redacted record stays).
         from appeals.selectors import user_appeal_export

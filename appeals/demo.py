@@ -1,7 +1,8 @@
 """Demo appeals for `make run`: Acme's appeals in every state — fresh, overdue, waiting for the
 filer, decided, rejected, withdrawn, escalated, before the panel, a panel decision with a
 dissent and a recommendation that Acme answered and that its version 2.0.0 implements, a
-summary decision — and two more panelists so that a panel of three can sit.
+summary decision, Acme's answer to a recommendation from a finding of the published audit
+report — and two more panelists so that a panel of three can sit.
 
 Idempotent: each demo appeal is known by its requested outcome and made once; the deadlines of
 the overdue ones are moved into the past on that first run only.
@@ -384,7 +385,46 @@ def seed_appeals(people: dict) -> None:
                 _step(step, appeal, spec, people, panel, panelists)
             if spec.age_days:
                 _age(appeal, spec.age_days)
+    _answer_a_finding_recommendation(people)
     _compile_last_quarter()
+
+
+FINDING_ANSWERED = "Asks security learners to prove who they are"
+
+
+def _answer_a_finding_recommendation(people: dict) -> None:
+    """The published audit report's findings became recommendations when it was published;
+    Acme answers the one on security learners, and its version 2.0.0 (which rewrote that
+    clause) cites it — so it is implemented, checked against the diff. Once."""
+    recommendation = (
+        Recommendation.objects.filter(
+            finding__title=FINDING_ANSWERED,
+            finding__report__audited__slug="acme-ai",
+            answer="",
+        )
+        .select_related("finding__version__policy")
+        .first()
+    )
+    if recommendation is None:
+        return
+    owner = people["company owner"]
+    with transaction.atomic():
+        services.recommendation_answer(
+            actor=owner,
+            recommendation=recommendation,
+            answer=Recommendation.Answer.ALREADY_DONE,
+            text="Version 2.0.0 says in the clause that learners are not asked for credentials.",
+        )
+        later = PolicyVersion.objects.filter(
+            policy=recommendation.policy, major=2, minor=0, patch=0
+        ).first()
+        if later is not None and not recommendation.resolutions.exists():
+            services.version_cite(
+                actor=owner,
+                version=later,
+                recommendation=recommendation,
+                note="The security-education clause was rewritten in 2.0.0.",
+            )
 
 
 def _compile_last_quarter() -> None:

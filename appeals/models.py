@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Status(models.TextChoices):
@@ -222,7 +223,26 @@ class Recommendation(models.Model):
         ALREADY_DONE = "already_done", "Already done"
         NO_FURTHER_ACTION = "no_further_action", "No further action"
 
-    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="recommendations")
+    class Source(models.TextChoices):
+        DECISION = "decision", "A decision on an appeal"
+        FINDING = "finding", "A finding of an audit report"
+
+    # Exactly one source: a decision on an appeal, or a finding of a published audit report
+    # (made when the report is published; the finding's recommendation text is its text).
+    decision = models.ForeignKey(
+        Decision,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="recommendations",
+    )
+    finding = models.OneToOneField(
+        "audits.Finding",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appeals_recommendation",
+    )
     policy = models.ForeignKey("policies.Policy", on_delete=models.PROTECT, related_name="+")
     clause_key = models.CharField(max_length=120)
     text = models.TextField(max_length=10_000)
@@ -256,10 +276,29 @@ class Recommendation(models.Model):
                 condition=Q(answer="") | Q(answered_at__isnull=False),
                 name="recommendation_answer_dated",
             ),
+            models.CheckConstraint(
+                condition=Q(decision__isnull=False, finding__isnull=True)
+                | Q(decision__isnull=True, finding__isnull=False),
+                name="recommendation_has_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Recommendation #{self.pk} on {self.clause_key}"
+
+    @property
+    def source(self) -> str:
+        return self.Source.DECISION if self.decision_id else self.Source.FINDING
+
+    @property
+    def answer_overdue(self) -> bool:
+        return not self.answer and self.answer_due_at < timezone.now()
+
+    @property
+    def source_version(self):
+        """The policy version the recommendation was made on: a later version that cites it is
+        diffed against this one."""
+        return self.decision.appeal.version if self.decision_id else self.finding.version
 
 
 class VersionResolution(models.Model):
@@ -314,7 +353,10 @@ class VersionResolution(models.Model):
 class DeadlineNotice(models.Model):
     """A deadline that passed and whose responsible side was told: once per deadline."""
 
-    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="deadline_notices")
+    # None for a recommendation from an audit finding (its deadline is "rec:<pk>").
+    appeal = models.ForeignKey(
+        Appeal, null=True, on_delete=models.CASCADE, related_name="deadline_notices"
+    )
     deadline = models.CharField(max_length=20)
     due_at = models.DateTimeField()
     sent_at = models.DateTimeField()
@@ -323,6 +365,11 @@ class DeadlineNotice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["appeal", "deadline", "due_at"], name="deadline_notice_once"
+            ),
+            models.UniqueConstraint(
+                fields=["deadline", "due_at"],
+                condition=Q(appeal__isnull=True),
+                name="deadline_notice_once_without_appeal",
             ),
         ]
 

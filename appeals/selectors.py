@@ -212,21 +212,50 @@ def decision_detail(pk: int) -> Decision | None:
     return published_decisions().filter(pk=pk).first()
 
 
-def recommendations(*, company: str = "", answered: str = "") -> QuerySet[Recommendation]:
+def recommendations(
+    *, company: str = "", answered: str = "", source: str = ""
+) -> QuerySet[Recommendation]:
+    """Every recommendation is public, from either source: a decision on an appeal, or a
+    finding of a published audit report (only published reports' findings have one)."""
     qs = Recommendation.objects.select_related(
         "decision__appeal__organization",
         "decision__appeal__version__policy",
-        "policy",
+        "finding__report__auditor",
+        "finding__version__policy",
+        "policy__organization",
         "implemented_version",
         "answered_by",
     ).prefetch_related("resolutions__version")
     if company:
-        qs = qs.filter(decision__appeal__organization__slug=company)
+        qs = qs.filter(policy__organization__slug=company)
     if answered == "yes":
         qs = qs.exclude(answer="")
     elif answered == "no":
         qs = qs.filter(answer="")
+    if source == Recommendation.Source.DECISION:
+        qs = qs.filter(decision__isnull=False)
+    elif source == Recommendation.Source.FINDING:
+        qs = qs.filter(finding__isnull=False)
     return qs.order_by("-created_at", "-pk")
+
+
+def recommendation_detail(pk: int) -> Recommendation | None:
+    return recommendations().filter(pk=pk).first()
+
+
+def companies_with_recommendations() -> list[Organization]:
+    return list(
+        Organization.objects.filter(policies__in=Recommendation.objects.values("policy"))
+        .distinct()
+        .order_by("name")
+    )
+
+
+def finding_recommendation_extras(findings: Sequence[Any]) -> dict[int, Recommendation]:
+    """For a finding's page (audits.hooks): the recommendation made of each finding, if any."""
+    ids = [f.pk for f in findings if getattr(f, "pk", None)]
+    recs = Recommendation.objects.filter(finding_id__in=ids).select_related("implemented_version")
+    return {r.finding_id: r for r in recs}
 
 
 def overdue_public(*, now: datetime | None = None, company: str = "") -> QuerySet[Appeal]:

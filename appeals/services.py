@@ -1,12 +1,13 @@
 """Every change to an appeal: filing, each move of the workflow table, panel seats and votes,
-decisions, recommendations and answers, policy versions citing what they resolve, deadline
-notices and transparency reports. Each is one transaction that appends to the public ledger.
+decisions, recommendations (from decisions and from published audit findings) and answers,
+policy versions citing what they resolve, deadline notices and transparency reports. Each is
+one transaction that appends to the public ledger.
 
 The ledger is public: its entries say what moved and who acted for the company or the panel,
 never the transcript or private notes (only their SHA-256), and a filer appears as
 "appeal-filer" rather than by name. Every decision names the person who made it: nothing here
-lets a program decide alone (the periodic task only closes appeals whose escalation window
-ended, and marks deadlines).
+lets a program decide alone (the periodic tasks only close appeals whose escalation window
+ended, mark deadlines, turn published findings into recommendations and freeze ended quarters).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -42,6 +44,7 @@ from appeals.models import (
 )
 from appeals.redaction import clean_names, redact
 from appeals.rules import REVIEWER_ROLES, panel_admin_organizations, roles_of
+from audits.models import AuditReport, Finding
 from governance.canonical import canonical_json, sha256_hex
 from governance.errors import Conflict, Invalid, NotAllowed
 from governance.models import AISystem, Membership, Organization, User
@@ -94,6 +97,14 @@ def _text(field: str, value: Any, *, required: bool = True, limit: int | None = 
     if len(value) > limit:
         raise _invalid(field, f"At most {limit:,} characters (this has {len(value):,}).")
     return value
+
+
+def _note(value: Any, *, field: str, message: str) -> str:
+    """A required note that the form and the API call `field`: its error is reported there."""
+    try:
+        return _text("note", value)
+    except Invalid as error:
+        raise _invalid(field, message) from error
 
 
 def _sha(text: str) -> str:
@@ -349,24 +360,6 @@ def _decision_published(decision: Decision, *, actor: User) -> None:
     )
 
 
-def _recommendation_created(recommendation: Recommendation, *, actor: User) -> None:
-    """A new recommendation on the ledger (the `recommendation.created` webhook event)."""
-    ledger_append(
-        actor=actor,
-        action="recommendation.created",
-        subject=recommendation,
-        payload={
-            "company": recommendation.policy.organization.slug,
-            "policy": recommendation.policy_id,
-            "clause": recommendation.clause_key,
-            "priority": recommendation.priority,
-            "target_date": recommendation.target_date.isoformat(),
-            "answer_due_at": recommendation.answer_due_at.isoformat(),
-            "text_sha256": _sha(recommendation.text),
-        },
-    )
-
-
 # --- The company's review ---------------------------------------------------------------------
 
 
@@ -423,10 +416,7 @@ def appeal_request_info(*, actor: User, appeal: Appeal, question: str) -> Appeal
     """Ask the filer a question. The clock stops until they answer."""
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="request_info")
-    try:
-        question = _text("note", question)
-    except Invalid as error:
-        raise _invalid("question", "Write the question for the filer.") from error
+    question = _note(question, field="question", message="Write the question for the filer.")
     now = timezone.now()
     appeal.paused_at = now
     _move(appeal, actor=actor, action="request_info", note=question, now=now)
@@ -439,10 +429,7 @@ def appeal_provide_info(*, actor: User, appeal: Appeal, answer: str) -> Appeal:
     """The filer answers; every running deadline moves on by the time they took."""
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="provide_info")
-    try:
-        answer = _text("note", answer)
-    except Invalid as error:
-        raise _invalid("answer", "Write your answer.") from error
+    answer = _note(answer, field="answer", message="Write your answer.")
     now = timezone.now()
     if appeal.status == Status.NEEDS_INFO and appeal.paused_at is not None:
         paused = now - appeal.paused_at
@@ -557,10 +544,7 @@ def appeal_decide(
 def appeal_escalate(*, actor: User, appeal: Appeal, reason: str) -> Appeal:
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="escalate")
-    try:
-        reason = _text("note", reason)
-    except Invalid as error:
-        raise _invalid("reason", "Say why the panel should look at it again.") from error
+    reason = _note(reason, field="reason", message="Say why the panel should look at it again.")
     now = timezone.now()
     if appeal.status == Status.DECIDED:
         if appeal.escalation_due_at and now > appeal.escalation_due_at:
@@ -720,21 +704,49 @@ def _recommendations(
             raise _invalid("recommendations", f"Recommendation {number}: a future target date.")
         clause_key = item.get("clause_key") or decision.clause_key
         clause = _clause(decision.appeal.version, clause_key, field="recommendations")
-        out.append(
-            Recommendation.objects.create(
-                decision=decision,
-                policy=decision.appeal.version.policy,
-                clause_key=clause.key,
-                text=text,
-                priority=priority,
-                target_date=target,
-                created_by=actor,
-                created_at=now,
-                answer_due_at=now + timedelta(days=_setting("APPEAL_RECOMMENDATION_ANSWER_DAYS")),
-            )
+        recommendation = Recommendation.objects.create(
+            decision=decision,
+            policy=decision.appeal.version.policy,
+            clause_key=clause.key,
+            text=text,
+            priority=priority,
+            target_date=target,
+            created_by=actor,
+            created_at=now,
+            answer_due_at=_answer_due(now),
         )
-        _recommendation_created(out[-1], actor=actor)
+        _recommendation_created(
+            recommendation,
+            actor=actor,
+            source={"decision": decision.pk, "appeal": decision.appeal_id},
+        )
+        out.append(recommendation)
     return out
+
+
+def _answer_due(now: datetime) -> datetime:
+    return now + timedelta(days=_setting("APPEAL_RECOMMENDATION_ANSWER_DAYS"))
+
+
+def _recommendation_created(
+    recommendation: Recommendation, *, actor: User | str, source: dict[str, int]
+) -> None:
+    ledger_append(
+        actor=actor,
+        action="recommendation.created",
+        subject=recommendation,
+        payload={
+            "company": recommendation.policy.organization.slug,
+            "policy": recommendation.policy_id,
+            "source": recommendation.source,
+            **source,
+            "clause": recommendation.clause_key,
+            "priority": recommendation.priority,
+            "target_date": recommendation.target_date.isoformat(),
+            "answer_due_at": recommendation.answer_due_at.isoformat(),
+            "text_sha256": _sha(recommendation.text),
+        },
+    )
 
 
 @transaction.atomic
@@ -878,10 +890,7 @@ def appeal_summary_decision(
 def appeal_implement(*, actor: User, appeal: Appeal, note: str) -> Appeal:
     appeal = _locked(appeal)
     _authorize(appeal, actor=actor, action="implement")
-    try:
-        note = _text("note", note)
-    except Invalid as error:
-        raise _invalid("note", "Say how the decision was carried out.") from error
+    note = _note(note, field="note", message="Say how the decision was carried out.")
     if appeal.status == Status.PANEL_DECIDED and appeal.implement_due_at is None:
         raise Conflict(
             "The panel upheld the company's decision: nothing to implement.",
@@ -946,13 +955,13 @@ def recommendation_answer(
     as work goes on (assessing feasibility, then implementing…), each answer on the ledger."""
     recommendation = (
         Recommendation.objects.select_for_update(of=("self",))
-        .select_related("decision__appeal__organization")
+        .select_related("policy__organization")
         .get(pk=recommendation.pk)
     )
     actor = _person(actor)
-    appeal = recommendation.decision.appeal
-    if not _reviewer_roles(actor, appeal):
-        raise NotAllowed(f"Only {appeal.organization.name}'s editors and owners answer.")
+    company = recommendation.policy.organization
+    if not _is_reviewer(actor, company):
+        raise NotAllowed(f"Only {company.name}'s editors and owners answer.")
     if answer not in Recommendation.Answer.values:
         raise _invalid("answer", "Choose one of the five answers.")
     text = _text("answer_text", text)
@@ -977,14 +986,86 @@ def recommendation_answer(
     return recommendation
 
 
-def _reviewer_roles(actor: User, appeal: Appeal) -> set[str]:
-    return (
-        {"company"}
-        if Membership.objects.filter(
-            user=actor, organization=appeal.organization, role__in=REVIEWER_ROLES
-        ).exists()
-        else set()
+# --- Recommendations from audit findings -----------------------------------------------------
+
+# A finding's severity sets its recommendation's priority.
+FINDING_PRIORITY = {
+    "critical": Recommendation.Priority.HIGH,
+    "high": Recommendation.Priority.HIGH,
+    "medium": Recommendation.Priority.MEDIUM,
+    "low": Recommendation.Priority.LOW,
+}
+
+
+def finding_recommendations_create(
+    *, report: AuditReport, actor: User | str = "system", now: datetime | None = None
+) -> list[Recommendation]:
+    """Each finding of a published audit report that recommends something becomes a
+    recommendation the audited company answers within APPEAL_RECOMMENDATION_ANSWER_DAYS, like
+    one from a decision. Called by the audits' publication hook inside its transaction, and by
+    the catch-up pass; a finding that has its recommendation already is left alone."""
+    if report.status != AuditReport.Status.PUBLISHED:
+        return []
+    now = now or timezone.now()
+    made = []
+    findings = (
+        Finding.objects.filter(report=report, appeals_recommendation__isnull=True)
+        .exclude(recommendation="")
+        .select_related("version__policy__organization")
+        .order_by("number")
     )
+    for finding in findings:
+        try:
+            with transaction.atomic():
+                recommendation = Recommendation.objects.create(
+                    finding=finding,
+                    policy=finding.version.policy,
+                    clause_key=finding.clause_key,
+                    text=finding.recommendation,
+                    priority=FINDING_PRIORITY[finding.severity],
+                    target_date=finding.target_date,
+                    created_by=actor if isinstance(actor, User) else None,
+                    created_at=now,
+                    answer_due_at=_answer_due(now),
+                )
+        except IntegrityError:
+            continue  # made meanwhile by a concurrent pass (the finding is one-to-one)
+        _recommendation_created(
+            recommendation,
+            actor=actor,
+            source={"finding": finding.pk, "audit_report": report.pk},
+        )
+        made.append(recommendation)
+    if made:
+        _notify_recommendations_on_commit(
+            "finding_recommendations", made, _emails(report.audited, REVIEWER_ROLES)
+        )
+    return made
+
+
+def finding_recommendations_catch_up(*, now: datetime | None = None) -> int:
+    """The periodic pass: recommendations for published reports' findings that have none (a
+    report published before recommendations came from findings). Idempotent."""
+    now = now or timezone.now()
+    pending = (
+        Finding.objects.filter(
+            report__status=AuditReport.Status.PUBLISHED, appeals_recommendation__isnull=True
+        )
+        .exclude(recommendation="")
+        .values_list("report_id", flat=True)
+        .distinct()
+    )
+    made = 0
+    for report in AuditReport.objects.filter(pk__in=list(pending[:500])).select_related("audited"):
+        with transaction.atomic():
+            made += len(finding_recommendations_create(report=report, now=now))
+    return made
+
+
+def _is_reviewer(actor: User, organization: Organization) -> bool:
+    return Membership.objects.filter(
+        user=actor, organization=organization, role__in=REVIEWER_ROLES
+    ).exists()
 
 
 def _changed(old: PolicyVersion, new: PolicyVersion, key: str) -> bool:
@@ -1009,7 +1090,7 @@ def _settle(resolution: VersionResolution, *, now: datetime) -> None:
     if not _is_public(version):
         return
     if resolution.recommendation_id:
-        earlier = resolution.recommendation.decision.appeal.version
+        earlier = resolution.recommendation.source_version
     else:
         earlier = resolution.appeal.version
     resolution.clause_changed = _changed(earlier, version, resolution.clause_key)
@@ -1047,12 +1128,10 @@ def version_cite(
     if (appeal is None) == (recommendation is None):
         raise _invalid("appeal", "Cite one appeal or one recommendation.")
     organization = version.policy.organization
-    if not Membership.objects.filter(
-        user=actor, organization=organization, role__in=REVIEWER_ROLES
-    ).exists():
+    if not _is_reviewer(actor, organization):
         raise NotAllowed(f"Only {organization.name}'s editors and owners cite in its versions.")
     if recommendation is not None:
-        earlier = recommendation.decision.appeal.version
+        earlier = recommendation.source_version
         clause_key = recommendation.clause_key
     else:
         earlier = appeal.version
@@ -1111,7 +1190,10 @@ def resolutions_settle(*, now: datetime | None = None) -> int:
             resolution = (
                 VersionResolution.objects.select_for_update(of=("self",), skip_locked=True)
                 .select_related(
-                    "version", "recommendation__decision__appeal__version", "appeal__version"
+                    "version",
+                    "recommendation__decision__appeal__version",
+                    "recommendation__finding__version",
+                    "appeal__version",
                 )
                 .filter(pk=pk, clause_changed__isnull=True)
                 .first()
@@ -1156,13 +1238,20 @@ def _panel_emails(appeal: Appeal) -> list[str]:
 
 
 def _mail(template: str, appeal: Appeal, to: list[str], **extra: Any) -> None:
+    _send(
+        template,
+        {"appeal": appeal, "url": _site_url(reverse("appeals:detail", args=[appeal.pk])), **extra},
+        to,
+    )
+
+
+def _site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _send(template: str, context: dict[str, Any], to: list[str]) -> None:
     if not to:
         return
-    context = {
-        "appeal": appeal,
-        "url": settings.SITE_URL.rstrip("/") + reverse("appeals:detail", args=[appeal.pk]),
-        **extra,
-    }
     subject = " ".join(render_to_string(f"appeals/email/{template}_subject.txt", context).split())
     body = render_to_string(f"appeals/email/{template}.txt", context)
     send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, sorted(set(to)))
@@ -1180,6 +1269,24 @@ def _clause_counts_changed(appeal: Appeal) -> None:
 
 def _notify_on_commit(template: str, appeal: Appeal, to: list[str]) -> None:
     transaction.on_commit(lambda: _mail(template, appeal, to))
+
+
+def _notify_recommendations_on_commit(
+    template: str, recommendations: list[Recommendation], to: list[str]
+) -> None:
+    """Mail about recommendations from one audit report's findings."""
+    first = recommendations[0]
+    context = {
+        "recommendations": recommendations,
+        "report": first.finding.report,
+        "company": first.policy.organization,
+        "url": _site_url(
+            reverse("appeals:recommendation", args=[first.pk])
+            if len(recommendations) == 1
+            else reverse("appeals:recommendations") + "?source=finding"
+        ),
+    }
+    transaction.on_commit(lambda: _send(template, context, to))
 
 
 RESPONSIBLE_EMAILS = {"company": _company_emails, "panel": _panel_emails, "filer": _filer_emails}
@@ -1233,8 +1340,8 @@ def deadlines_due(*, now: datetime | None = None) -> dict[str, int]:
             notified += 1
     for recommendation in Recommendation.objects.filter(
         answer="", answer_due_at__lte=now
-    ).select_related("decision__appeal__organization"):
-        appeal = recommendation.decision.appeal
+    ).select_related("decision__appeal__organization", "policy__organization", "finding__report"):
+        appeal = recommendation.decision.appeal if recommendation.decision_id else None
         with transaction.atomic():
             _, created = DeadlineNotice.objects.get_or_create(
                 appeal=appeal,
@@ -1249,14 +1356,17 @@ def deadlines_due(*, now: datetime | None = None) -> dict[str, int]:
                     subject=recommendation,
                     payload={"due_at": recommendation.answer_due_at.isoformat()},
                 )
-                _notify_on_commit(
-                    "recommendation_overdue",
-                    appeal,
-                    _company_emails(appeal),
-                )
+                to = _emails(recommendation.policy.organization, REVIEWER_ROLES)
+                if appeal is not None:
+                    _notify_on_commit("recommendation_overdue", appeal, to)
+                else:
+                    _notify_recommendations_on_commit(
+                        "finding_recommendation_overdue", [recommendation], to
+                    )
                 notified += 1
     settled = resolutions_settle(now=now)
-    return {"notified": notified, "closed": closed, "settled": settled}
+    made = finding_recommendations_catch_up(now=now)
+    return {"notified": notified, "closed": closed, "settled": settled, "from_findings": made}
 
 
 # --- Transparency reports ---------------------------------------------------------------------
@@ -1307,3 +1417,31 @@ def transparency_report_compile(
         },
     )
     return report
+
+
+def transparency_reports_compile_due(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic pass: once a quarter has ended, freeze its report for every company that
+    existed before it ended. Idempotent — a company whose report is frozen is skipped, and a
+    concurrent pass that froze it first wins (the unique constraint)."""
+    from appeals.selectors import quarter_bounds, quarter_of
+
+    now = now or timezone.now()
+    year, quarter = quarter_of(now)
+    year, quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+    _, end = quarter_bounds(year, quarter)
+    frozen = TransparencyReport.objects.filter(
+        organization=OuterRef("pk"), year=year, quarter=quarter
+    )
+    companies = Organization.objects.filter(
+        ~Exists(frozen), kind=Organization.Kind.DEVELOPER, created_at__lt=end
+    ).order_by("pk")
+    compiled = 0
+    for organization in companies:
+        try:
+            transparency_report_compile(
+                organization=organization, year=year, quarter=quarter, now=now
+            )
+        except IntegrityError:
+            continue
+        compiled += 1
+    return {"year": year, "quarter": quarter, "compiled": compiled}

@@ -12,3 +12,12 @@ def appeal_deadlines_due() -> dict:
     from appeals.services import deadlines_due
 
     return deadlines_due()
+
+
+@shared_task
+def transparency_reports_compile_due() -> dict:
+    """Periodic (daily): freeze the last ended quarter's transparency report of every company
+    that has none yet."""
+    from appeals.services import transparency_reports_compile_due as compile_due
+
+    return compile_due()

@@ -16,6 +16,7 @@ urlpatterns = [
     path("decisions/", views.decision_list, name="decisions"),
     path("decisions/<int:pk>/", views.decision_detail, name="decision"),
     path("recommendations/", views.recommendation_list, name="recommendations"),
+    path("recommendations/<int:pk>/", views.recommendation_detail, name="recommendation"),
     path(
         "recommendations/<int:pk>/answer/",
         views.recommendation_answer,

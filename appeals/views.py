@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import UTC
 
 from django.contrib import messages
@@ -31,7 +32,7 @@ from appeals.models import (
     Status,
 )
 from appeals.rules import panel_admin_organizations, roles_of
-from governance.errors import DomainError
+from governance.errors import DomainError, Invalid
 from governance.forms import add_domain_error
 from governance.idempotency import once_per_form_token
 from governance.models import Organization
@@ -522,35 +523,70 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _recommendation_rows(request: HttpRequest, recs: Iterable[Recommendation]) -> list[tuple]:
+    """(recommendation, whether the reader answers for the company, answer overdue, the later
+    versions the reader may cite it from) — one query per earlier policy version, not per row."""
+    reviewer_of = {o.pk for o in selectors.reviewer_organizations(request.user)}
+    rows = []
+    later: dict[int, list[PolicyVersion]] = {}
+    for r in recs:
+        can_answer = r.policy.organization_id in reviewer_of
+        earlier = r.source_version
+        if can_answer and earlier.pk not in later:
+            later[earlier.pk] = _later_versions(earlier)
+        cite = later.get(earlier.pk, []) if can_answer else []
+        rows.append((r, can_answer, r.answer_overdue, cite))
+    return rows
+
+
 @require_safe
 def recommendation_list(request: HttpRequest) -> HttpResponse:
     company = request.GET.get("company", "")[:80]
     answered = request.GET.get("answered", "")
-    recs = selectors.recommendations(company=company, answered=answered)
+    source = request.GET.get("source", "")
+    recs = selectors.recommendations(company=company, answered=answered, source=source)
     page = Paginator(recs, PAGE).get_page(request.GET.get("page"))
-    reviewer_of = {o.pk for o in selectors.reviewer_organizations(request.user)}
-    now = timezone.now()
-    rows = []
-    later: dict[int, list[PolicyVersion]] = {}  # one query per policy version, not per row
-    for r in page.object_list:
-        can_answer = r.decision.appeal.organization_id in reviewer_of
-        earlier = r.decision.appeal.version
-        if can_answer and earlier.pk not in later:
-            later[earlier.pk] = _later_versions(earlier)
-        cite = later.get(earlier.pk, []) if can_answer else []
-        rows.append((r, can_answer, not r.answer and r.answer_due_at < now, cite))
     return render(
         request,
         "appeals/recommendations.html",
         {
             "page": page,
-            "rows": rows,
+            "rows": _recommendation_rows(request, page.object_list),
             "company": company,
             "answered": answered,
-            "companies": selectors.companies_with_appeals(),
+            "source": source,
+            "sources": Recommendation.Source.choices,
+            "companies": selectors.companies_with_recommendations(),
             "answer_form": appeal_forms.AnswerForm(),
         },
     )
+
+
+def _recommendation_page(
+    request: HttpRequest,
+    recommendation: Recommendation,
+    *,
+    answer_form: appeal_forms.AnswerForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "appeals/recommendation.html",
+        {
+            "rec": recommendation,
+            "row": _recommendation_rows(request, [recommendation])[0],
+            "answer_form": answer_form or appeal_forms.AnswerForm(),
+        },
+        status=status,
+    )
+
+
+@require_safe
+def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    recommendation = selectors.recommendation_detail(pk)
+    if recommendation is None:
+        raise Http404("No such recommendation.")
+    return _recommendation_page(request, recommendation)
 
 
 def _later_versions(earlier: PolicyVersion) -> list[PolicyVersion]:
@@ -561,9 +597,7 @@ def _later_versions(earlier: PolicyVersion) -> list[PolicyVersion]:
 @require_POST
 @once_per_form_token
 def recommendation_cite(request: HttpRequest, pk: int) -> HttpResponse:
-    recommendation = get_object_or_404(
-        Recommendation.objects.select_related("decision__appeal__version"), pk=pk
-    )
+    recommendation = get_object_or_404(Recommendation, pk=pk)
     version = PolicyVersion.objects.filter(pk=request.POST.get("version", "")[:20] or None).first()
     if version is None:
         messages.error(request, "Choose the later policy version.")
@@ -583,30 +617,36 @@ def recommendation_cite(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             else:
                 messages.success(request, f"Version {version.number} now cites it.")
-    return redirect(reverse("appeals:recommendations") + f"#recommendation-{pk}")
+    return redirect("appeals:recommendation", pk=pk)
 
 
 @login_required
 @require_POST
 @once_per_form_token
 def recommendation_answer(request: HttpRequest, pk: int) -> HttpResponse:
-    recommendation = get_object_or_404(Recommendation, pk=pk)
+    recommendation = selectors.recommendation_detail(pk)
+    if recommendation is None:
+        raise Http404("No such recommendation.")
     form = appeal_forms.AnswerForm(request.POST)
-    if form.is_valid():
-        try:
-            services.recommendation_answer(
-                actor=request.user,
-                recommendation=recommendation,
-                answer=form.cleaned_data["answer"],
-                text=form.cleaned_data["text"],
-            )
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, "Your answer is on the record.")
+    if not form.is_valid():
+        return _recommendation_page(request, recommendation, answer_form=form, status=400)
+    try:
+        services.recommendation_answer(
+            actor=request.user,
+            recommendation=recommendation,
+            answer=form.cleaned_data["answer"],
+            text=form.cleaned_data["text"],
+        )
+    except Invalid as error:
+        if "answer_text" in error.fields:  # the service's name for the form's "text"
+            error.fields["text"] = error.fields.pop("answer_text")
+        add_domain_error(form, error)
+        return _recommendation_page(request, recommendation, answer_form=form, status=400)
+    except DomainError as error:
+        messages.error(request, error.message)
     else:
-        messages.error(request, "Choose an answer and explain it.")
-    return redirect(reverse("appeals:recommendations") + f"#recommendation-{pk}")
+        messages.success(request, "Your answer is on the record.")
+    return redirect("appeals:recommendation", pk=pk)
 
 
 @require_safe

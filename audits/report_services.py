@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audits import selectors
+from audits.hooks import report_published
 from audits.models import (
     AuditReport,
     EvaluationRun,
@@ -765,6 +766,9 @@ def _publish(report: AuditReport, *, actor: Any, early: bool, now: datetime) -> 
         report.auditor, (Membership.Role.OWNER, Membership.Role.EDITOR, Membership.Role.MEMBER)
     )
     transaction.on_commit(lambda: _mail("report_published", report, sorted(set(recipients))))
+    # Other apps' reactions (appeals: each finding's recommendation, to be answered), in this
+    # transaction.
+    report_published(report=report, actor=actor, now=now)
 
 
 @transaction.atomic

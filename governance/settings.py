@@ -192,6 +192,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "appeals.tasks.appeal_deadlines_due",
         "schedule": 300.0,
     },
+    # Appeals: each company's transparency report of the quarter that ended, frozen (daily, so a
+    # missed first day of the quarter is caught up; compiling twice changes nothing).
+    "transparency-reports-compile": {
+        "task": "appeals.tasks.transparency_reports_compile_due",
+        "schedule": crontab(hour=0, minute=20),
+    },
     # A safety net: posting already schedules the pass after each commit.
     "cluster-pending-comments": {
         "task": "policies.tasks.comments_cluster_pending",
@@ -292,6 +298,8 @@ SPECTACULAR_SETTINGS = {
         "AppealStatusEnum": "appeals.models.Status",
         "AppealKindEnum": "appeals.models.Kind",
         "AppealRejectionReasonEnum": "appeals.models.RejectionReason",
+        "RecommendationSourceEnum": "appeals.models.Recommendation.Source",
+        "SourceEnum": "audits.models.EvaluationRun.Source",  # keeps its name beside the above
     },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (

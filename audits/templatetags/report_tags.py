@@ -4,8 +4,9 @@ severity that say their meaning in words (colour only repeats it)."""
 from __future__ import annotations
 
 from django import template
+from django.template.loader import get_template
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from governance.markdown import render_markdown
 
@@ -65,3 +66,18 @@ _VERDICTS = {
 def verdict_words(verdict: str) -> str:
     """A conformance verdict as words (the snapshot a finding keeps stores its code)."""
     return _VERDICTS.get(verdict, verdict)
+
+
+@register.simple_tag
+def finding_extras(finding) -> SafeString:
+    """Every snippet another app registered for a finding's page (audits.hooks)."""
+    from audits.hooks import FINDING_EXTRAS
+
+    parts = []
+    for extra in FINDING_EXTRAS:
+        data = extra.prepare([finding]).get(finding.pk)
+        if data is not None:
+            parts.append(
+                get_template(extra.template_name).render({"finding": finding, "extra": data})
+            )
+    return mark_safe("".join(parts))  # each part is a rendered, autoescaped template

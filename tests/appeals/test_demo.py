@@ -35,19 +35,31 @@ def test_the_demo_has_appeals_in_every_state_and_is_idempotent(client):
     panel = Decision.objects.get(by="panel")
     assert (panel.votes_for, panel.votes_against) == (2, 1)
     assert "dissent" in panel.dissent
-    recommendation = Recommendation.objects.get()
+    recommendation = Recommendation.objects.get(decision__isnull=False)
     assert recommendation.answer == "implementing_fully"
     assert recommendation.implemented_version.number == "2.0.0"
+    # The published audit report's four findings made four; the embargoed report's none.
+    from_findings = Recommendation.objects.filter(finding__isnull=False)
+    assert {r.finding.report.status for r in from_findings} == {"published"}
+    assert from_findings.count() == 4
+    answered = from_findings.exclude(answer="").get()
+    assert answered.answer == "already_done"
+    assert answered.implemented_version.number == "2.0.0"
     assert TransparencyReport.objects.exists()
     ledger = LedgerEntry.objects.count()
     appeals = Appeal.objects.count()
+    recommendations = Recommendation.objects.count()
     seed()
     assert LedgerEntry.objects.count() == ledger
     assert Appeal.objects.count() == appeals
+    assert Recommendation.objects.count() == recommendations
     for path in (
         "/appeals/",
         "/appeals/decisions/",
         "/appeals/recommendations/",
+        "/appeals/recommendations/?source=finding",
+        f"/appeals/recommendations/{answered.pk}/",
+        f"/audits/findings/{answered.finding_id}/",
         "/appeals/transparency/acme-ai/",
         "/appeals/workflow/",
     ):

@@ -14,10 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from appeals import services
 from appeals.models import Appeal, AppealEvent, Decision
-from appeals.selectors import transparency_figures
+from appeals.selectors import quarter_of, transparency_figures
 from governance.errors import Conflict
 from tests.appeals.conftest import DECISION
 
@@ -121,3 +122,57 @@ def test_a_compiled_report_is_frozen_and_on_the_ledger(quarter, company):
     assert again.figures["received"]["total"] == 4
     with pytest.raises(Conflict):
         services.transparency_report_compile(organization=company, year=2100, quarter=1)
+
+
+def test_the_quarterly_task_freezes_the_ended_quarter_for_every_company_once(
+    quarter, company, other_company
+):
+    from appeals import tasks
+    from appeals.models import TransparencyReport
+    from governance.models import LedgerEntry, Organization
+
+    # A company created after the quarter ended gets no report for it.
+    late = Organization.objects.create(
+        name="Late AI", slug="late-ai", kind=Organization.Kind.DEVELOPER
+    )
+    Organization.objects.filter(pk__in=[company.pk, other_company.pk]).update(created_at=at(6, 1))
+    # During Q3 the last ended quarter is Q2 (appeal E was filed in it).
+    result = services.transparency_reports_compile_due(now=at(9, 30))
+    assert result == {"year": 2026, "quarter": 2, "compiled": 2}
+    assert (
+        TransparencyReport.objects.get(organization=company, quarter=2).figures["received"]["total"]
+        == 1
+    )
+    result = services.transparency_reports_compile_due(now=at(10, 1) + timedelta(minutes=20))
+    assert result == {"year": 2026, "quarter": 3, "compiled": 2}
+    reports = {r.organization_id: r for r in TransparencyReport.objects.filter(quarter=3)}
+    assert set(reports) == {company.pk, other_company.pk}
+    assert late.pk not in reports
+    assert reports[company.pk].figures["received"]["total"] == 4
+    assert reports[other_company.pk].figures["received"]["total"] == 0
+    assert (reports[company.pk].year, reports[company.pk].quarter) == (2026, 3)
+    # Idempotent: the daily run again (and through the Celery task) compiles nothing more.
+    ledger = LedgerEntry.objects.filter(action="transparency_report.compiled").count()
+    assert ledger == 4
+    assert services.transparency_reports_compile_due(now=at(10, 2))["compiled"] == 0
+    assert TransparencyReport.objects.filter(year=2026, quarter=3).count() == 2
+    # The beat's task runs the same pass for the quarter before today's.
+    result = tasks.transparency_reports_compile_due.apply().get()
+    year, q = quarter_of(timezone.now())
+    assert (result["year"], result["quarter"]) == ((year - 1, 4) if q == 1 else (year, q - 1))
+    assert services.transparency_reports_compile_due()["compiled"] == 0
+
+
+def test_the_quarterly_task_in_january_freezes_the_previous_years_fourth_quarter(company):
+    from appeals.models import TransparencyReport
+    from governance.models import Organization
+
+    Organization.objects.filter(pk=company.pk).update(created_at=at(6, 1))
+    result = services.transparency_reports_compile_due(now=datetime(2027, 1, 3, tzinfo=UTC))
+    assert (result["year"], result["quarter"]) == (2026, 4)
+    assert TransparencyReport.objects.filter(organization=company, year=2026, quarter=4).exists()
+
+
+def test_the_quarterly_compile_is_on_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["transparency-reports-compile"]
+    assert entry["task"] == "appeals.tasks.transparency_reports_compile_due"

@@ -22,6 +22,10 @@ published_version = policy_fixtures.published_version
 run = report_fixtures.run
 report_fields = report_fixtures.report_fields
 _media = report_fixtures._media  # autouse: uploads go to a temporary directory
+draft_report = report_fixtures.draft_report
+finding = report_fixtures.finding
+embargoed_report = report_fixtures.embargoed_report
+published_report = report_fixtures.published_report
 
 pytestmark = pytest.mark.e2e
 
@@ -150,3 +154,45 @@ def test_the_audit_pages_work_without_javascript(new_context, live_server, audit
     page.get_by_role("button", name="Add the finding").click()
     page.get_by_text("Finding 1 is added").wait_for()
     assert Finding.objects.filter(report=report, title="Found without JavaScript").exists()
+
+
+def test_the_company_answers_a_findings_recommendation(
+    new_context, live_server, axe_check, company_editor, published_report
+):
+    """Publishing made the finding a recommendation; the company answers it on its page (an
+    empty explanation is refused inline; the answer also works without JavaScript) and the
+    finding's public page shows the answer. axe runs where JavaScript does."""
+    finding = published_report.findings.get()
+    public = new_context().new_page()
+    public.goto(f"/audits/findings/{finding.pk}/")
+    public.get_by_text("Awaiting answer").wait_for()
+    axe_check(public)
+    public.goto("/appeals/recommendations/?source=finding")
+    public.get_by_text(f"finding {finding.number}").first.wait_for()
+    axe_check(public)
+
+    with_js = new_context()
+    sign_in(with_js, company_editor, live_server)
+    page = with_js.new_page()
+    page.goto(f"/audits/findings/{finding.pk}/")
+    page.get_by_role("link", name="its answer and the policy versions that cite it").click()
+    page.get_by_text("of the audit report").wait_for()
+    axe_check(page)
+    page.locator("summary", has_text="Answer").click()
+    page.get_by_label("Answer", exact=True).select_option("implementing_in_part")
+    page.get_by_role("button", name="Answer", exact=True).click()
+    page.get_by_text("The answer was not recorded").wait_for()
+    assert page.get_by_text("This field is required.").count() == 1
+    axe_check(page)
+
+    no_js = new_context(java_script_enabled=False)
+    sign_in(no_js, company_editor, live_server)
+    page = no_js.new_page()
+    page.goto(f"/appeals/recommendations/{finding.appeals_recommendation.pk}/")
+    page.locator("summary", has_text="Answer").click()
+    page.get_by_label("Answer", exact=True).select_option("implementing_in_part")
+    page.get_by_label("Explanation").fill("We retrain the synthesis refusals this quarter.")
+    page.get_by_role("button", name="Answer", exact=True).click()
+    page.get_by_text("Your answer is on the record.").wait_for()
+    public.goto(f"/audits/findings/{finding.pk}/")
+    public.get_by_text("Answered: Implementing in part").wait_for()
