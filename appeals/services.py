@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -922,11 +922,12 @@ assert set(ACTION_SERVICES) == set(workflow.ACTIONS)  # the table and the code a
 
 
 def appeals_erase_filer(user: User) -> None:
-    """Account deletion: the filer's open appeals are withdrawn, and every raw transcript and
-    marked name of theirs is erased — the redacted copy, the decisions and the timeline stay."""
-    for appeal in Appeal.objects.filter(filer=user, status__in=workflow.OPEN_STATES):
-        appeal_withdraw(actor=user, appeal=appeal, note="The filer deleted their account.")
-    for appeal in Appeal.objects.filter(filer=user).select_related("organization"):
+    """Account deletion: every raw transcript, marked name and note of the filer is erased at
+    once — the redacted copy, the decisions and the timeline stay. Nothing goes on the ledger
+    here: an entry about an appeal written beside `user.deleted` would tell the public feed who
+    filed it. The filer's open appeals are withdrawn later, in the nightly batch
+    (`appeals_withdraw_for_deleted_filers`), with every other account deleted that day."""
+    for appeal in Appeal.objects.filter(filer=user):
         if (
             appeal.transcript_raw == appeal.transcript_redacted
             and not appeal.redaction_marked_names
@@ -935,13 +936,34 @@ def appeals_erase_filer(user: User) -> None:
         appeal.transcript_raw = appeal.transcript_redacted
         appeal.redaction_marked_names = []
         appeal.save(update_fields=["transcript_raw", "redaction_marked_names", "updated_at"])
-        ledger_append(
-            actor=FILER_ACTOR,
-            action="appeal.filer_data_erased",
-            subject=appeal,
-            payload={"company": appeal.organization.slug},
-        )
     AppealEvent.objects.filter(appeal__filer=user, role="filer").update(note="")
+
+
+def appeals_withdraw_for_deleted_filers(*, now: datetime | None = None) -> int:
+    """The open appeals of accounts deleted before today (UTC) are withdrawn by the platform,
+    all in one batch in appeal order, so the ledger cannot tie a withdrawal to one deletion —
+    only to the day's. Run by the periodic deadlines pass; idempotent."""
+    now = now or timezone.now()
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    pending = Appeal.objects.filter(
+        filer__deleted_at__lt=today, status__in=list(workflow.OPEN_STATES)
+    ).order_by("pk")
+    withdrawn = 0
+    with transaction.atomic():
+        for appeal in pending:
+            appeal = _locked(appeal)
+            appeal.closed_at = now
+            appeal.paused_at = None
+            _move(
+                appeal,
+                actor="system",
+                action="withdraw",
+                note="The filer deleted their account.",
+                payload={"reason": "filer_account_deleted"},
+                now=now,
+            )
+            withdrawn += 1
+    return withdrawn
 
 
 # --- Recommendations --------------------------------------------------------------------------
@@ -1294,7 +1316,8 @@ RESPONSIBLE_EMAILS = {"company": _company_emails, "panel": _panel_emails, "filer
 
 def deadlines_due(*, now: datetime | None = None) -> dict[str, int]:
     """The periodic pass: tell the responsible side, once, of each SLA that passed; close
-    decided appeals whose escalation window ended; settle citations of published versions."""
+    decided appeals whose escalation window ended; settle citations of published versions;
+    withdraw the open appeals of accounts deleted before today."""
     now = now or timezone.now()
     notified = closed = 0
     open_appeals = Appeal.objects.filter(status__in=list(workflow.STATE_DEADLINE)).select_related(
@@ -1366,7 +1389,14 @@ def deadlines_due(*, now: datetime | None = None) -> dict[str, int]:
                 notified += 1
     settled = resolutions_settle(now=now)
     made = finding_recommendations_catch_up(now=now)
-    return {"notified": notified, "closed": closed, "settled": settled, "from_findings": made}
+    withdrawn = appeals_withdraw_for_deleted_filers(now=now)
+    return {
+        "notified": notified,
+        "closed": closed,
+        "settled": settled,
+        "from_findings": made,
+        "withdrawn": withdrawn,
+    }
 
 
 # --- Transparency reports ---------------------------------------------------------------------

@@ -120,8 +120,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.IMPLEMENTED, "close", ("filer", "company"), S.CLOSED, None,
                "The case ends."),
     *(
-        Transition(state, "withdraw", ("filer",), S.WITHDRAWN, None,
-                   "The filer withdraws the appeal.")
+        Transition(state, "withdraw", ("filer", "system"), S.WITHDRAWN, None,
+                   "The filer withdraws the appeal (the platform does, in the nightly batch, "
+                   "once the filer has deleted their account).")
         for state in OPEN_STATES
     ),
 )  # fmt: skip

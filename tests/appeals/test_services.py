@@ -428,22 +428,41 @@ def test_the_account_export_holds_the_filers_appeals(appeal, citizen):
     assert "nurse.jo@example.com" in exported[0]["transcript"]
 
 
-def test_deleting_the_account_withdraws_and_erases_the_raw_transcript(
+def test_deleting_the_account_erases_the_raw_transcript_and_withdraws_in_the_nightly_batch(
     file_appeal, citizen, advance
 ):
     from governance.services.accounts import user_delete
 
     open_one = file_appeal(names=["Jo"])
     closed_one = advance(file_appeal(), "closed")
+    head = LedgerEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
     user_delete(user=citizen)
     for appeal in (open_one, closed_one):
         appeal.refresh_from_db()
         assert "nurse.jo@example.com" not in appeal.transcript_raw
         assert appeal.transcript_raw == appeal.transcript_redacted
         assert appeal.redaction_marked_names == []
+    # Nothing about the appeals sits beside `user.deleted` on the public ledger.
+    written = list(LedgerEntry.objects.filter(seq__gt=head).values_list("action", flat=True))
+    assert "user.deleted" in written
+    assert not [action for action in written if action.startswith("appeal.")]
+    open_one.refresh_from_db()
+    assert open_one.status == "submitted"
+
+    # The same day the batch leaves it; from the next day on, the platform withdraws it.
+    citizen.refresh_from_db()
+    assert services.appeals_withdraw_for_deleted_filers(now=citizen.deleted_at) == 0
+    tomorrow = citizen.deleted_at + timedelta(days=1)
+    assert services.deadlines_due(now=tomorrow)["withdrawn"] == 1
+    open_one.refresh_from_db()
+    closed_one.refresh_from_db()
     assert open_one.status == "withdrawn"
+    entry = LedgerEntry.objects.get(action="appeal.withdraw", subject=f"appeal:{open_one.pk}")
+    assert entry.actor == "system"
+    assert entry.payload["reason"] == "filer_account_deleted"
     assert closed_one.status == "closed"
     assert closed_one.decisions.exists()
+    assert services.appeals_withdraw_for_deleted_filers(now=tomorrow) == 0
 
 
 def test_a_full_overturn_says_no_escalation_is_left(appeal, advance):
