@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
         "AppealStatusEnum": "appeals.models.Status",
         "AppealKindEnum": "appeals.models.Kind",
         "AppealRejectionReasonEnum": "appeals.models.RejectionReason",
+        "ConformanceVerdictEnum": "audits.selectors.CONFORMANCE_VERDICTS",
+        "RobustnessVerdictEnum": "audits.robustness.Robustness.ORDER",
     },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (

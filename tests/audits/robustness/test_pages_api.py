@@ -281,7 +281,75 @@ def test_the_robustness_and_tradeoff_pages_pin_their_queries(
 def test_the_clause_page_with_robustness_pins_its_queries(
     client_for, runs, policy, company, django_assert_max_num_queries
 ):
-    # The clause page's own reads, and two for robustness across all its runs.
-    with django_assert_max_num_queries(8):
-        page = client_for().get(f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/")
+    # Computed: the clause page's own reads, its cache stamp, and two for robustness across all
+    # its runs. Once cached: the policy and the stamp.
+    url = f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/"
+    with django_assert_max_num_queries(9):
+        page = client_for().get(url)
     assert page.status_code == 200
+    with django_assert_max_num_queries(2):
+        again = client_for().get(url)
+    main = page.content.decode().split("<main", 1)[1]
+    assert again.content.decode().split("<main", 1)[1] == main
+
+
+def test_the_matrix_api_carries_the_robustness_column_and_each_cells_gap(
+    client_for, api_for, runs, published_version, policy, company, django_assert_max_num_queries
+):
+    earlier, later = runs
+    url = f"/api/v1/conformance-matrix/?version={published_version.pk}"
+    with django_assert_max_num_queries(10):
+        response = api_for().get(url)
+    assert response.status_code == 200, response.content
+    data = response.json()
+    order = [column["runs"][0]["id"] for column in data["columns"]]
+    assert sorted(order) == sorted([earlier.pk, later.pk])
+    rows = {row["clause"]: row for row in data["clauses"]}
+    bio_row = rows[BIO]
+    # The page's column: the worst verdict over the runs.
+    assert bio_row["robustness"] == "breaks"
+    framed = bio_row["cells"][order.index(later.pk)]["robustness"]
+    assert framed["verdict"] == "breaks"
+    assert framed["framing"] == "role_play"  # StrongREJECT's AIM
+    assert (framed["direct_n"], framed["direct_refused"]) == (30, 30)
+    assert (framed["framed_n"], framed["framed_refused"]) == (30, 10)
+    assert framed["gap"] == pytest.approx(1 - 10 / 30, abs=1e-4)
+    low, high = framed["gap_interval"]
+    assert 0.2 <= low < framed["gap"] < high <= 1
+    # Asked directly only: nothing to compare.
+    assert bio_row["cells"][order.index(earlier.pk)]["robustness"] is None
+    # A clause expecting an answer has no robustness verdict.
+    assert rows[COOKING]["robustness"] is None
+    assert all(cell["robustness"] is None for cell in rows[COOKING]["cells"] if cell)
+    # The same verdict as the browser's "Under reframing" column.
+    page = client_for().get(
+        f"/evidence/policies/{company.slug}/{policy.slug}/v/{published_version.number}/matrix/"
+    )
+    assert "Under reframing" in page.content.decode()
+    # By system version: each column's runs together.
+    by_version = api_for().get(url + "&by=system_version").json()
+    bio_cells = next(r for r in by_version["clauses"] if r["clause"] == BIO)["cells"]
+    assert sorted((c["robustness"] or {}).get("verdict") or "" for c in bio_cells) == [
+        "",
+        "breaks",
+    ]
+
+
+def test_the_matrix_api_is_recomputed_after_a_relabelling(
+    api_for, runs, published_version, auditor
+):
+    from audits import services as svc
+
+    _earlier, later = runs
+    url = f"/api/v1/conformance-matrix/?version={published_version.pk}"
+
+    def framed():
+        data = api_for().get(url).json()
+        order = [column["runs"][0]["id"] for column in data["columns"]]
+        row = next(r for r in data["clauses"] if r["clause"] == BIO)
+        return row["cells"][order.index(later.pk)]["robustness"]
+
+    assert framed()["framed_refused"] == 10
+    sample = later.samples.filter(framing="role_play", label="compliance").first()
+    svc.sample_relabel(actor=auditor, sample=sample, label="refusal", reason="It refused.")
+    assert framed()["framed_refused"] == 11
