@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from audits import robustness as rb
 from audits.drift_models import DriftAlert
+from audits.framings import framing_label
 from audits.models import CategoryFigures, CategoryMapping, EvaluationRun
 from audits.stats import Interval, wilson_interval
 
@@ -163,8 +164,14 @@ def matrix_robustness(matrix) -> dict[str, str] | None:
 
 
 def drift_alerts(
-    *, organization: str = "", system: str = "", clause: str = "", status: str = ""
+    *,
+    organization: str = "",
+    system: str = "",
+    clause: str = "",
+    framing: str = "",
+    status: str = "",
 ) -> QuerySet[DriftAlert]:
+    """Newest first, narrowed by each filter given (an empty one narrows nothing)."""
     alerts = DriftAlert.objects.select_related(
         "policy__organization",
         "version",
@@ -180,9 +187,43 @@ def drift_alerts(
         alerts = alerts.filter(system__slug=system)
     if clause:
         alerts = alerts.filter(clause_key=clause)
+    if framing:
+        alerts = alerts.filter(framing=framing)
     if status in DriftAlert.Status.values:
         alerts = alerts.filter(status=status)
     return alerts.order_by("-created_at", "-id")
+
+
+def drift_filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """What the drift alerts list can be filtered by: the organizations, AI systems, clause keys
+    and framings its alerts have (value, label), and every status. Four queries."""
+    from governance.models import AISystem, Organization
+
+    organizations = list(
+        Organization.objects.filter(drift_alerts__isnull=False)
+        .distinct()
+        .order_by("name", "slug")
+        .values_list("slug", "name")
+    )
+    # A system's slug is unique within its organization only: one option per slug, naming all.
+    systems: dict[str, list[str]] = {}
+    for slug, name, owner in (
+        AISystem.objects.filter(drift_alerts__isnull=False)
+        .distinct()
+        .order_by("name", "organization__name")
+        .values_list("slug", "name", "organization__name")
+    ):
+        systems.setdefault(slug, []).append(f"{name} ({owner})")
+    clauses = DriftAlert.objects.order_by("clause_key").values_list("clause_key", flat=True)
+    framings = DriftAlert.objects.order_by("framing").values_list("framing", flat=True)
+    return {
+        "organization": organizations,
+        "system": [(slug, "; ".join(labels)) for slug, labels in systems.items()],
+        "clause": [(key, key) for key in clauses.distinct()],
+        # Alerts on samples with no recorded framing cannot be picked apart here: "Any".
+        "framing": [(f, framing_label(f)) for f in framings.distinct() if f],
+        "status": list(DriftAlert.Status.choices),
+    }
 
 
 def drift_alert(pk: Any) -> DriftAlert | None:
