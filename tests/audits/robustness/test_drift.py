@@ -203,7 +203,7 @@ def test_a_version_worse_only_under_role_play_opens_an_alert_naming_it(
     assert entry.payload["framings_compared"] == 2
     # Shown on the alert page, the list and the API.
     page = client_for().get(f"/evidence/drift/{alert.pk}/").content.decode()
-    assert "asked role play" in page
+    assert "in the framing <strong>role play</strong>" in page
     assert "Holm" in page
     assert "<td>role play</td>" in client_for().get("/evidence/drift/").content.decode()
     assert api_for().get(f"/api/v1/drift-alerts/{alert.pk}/").json()["framing"] == "role_play"
