@@ -203,14 +203,24 @@ def _open(*, run: EvaluationRun, earlier: EvaluationRun, alerts: list[DriftAlert
                 "test": alert.test,
             },
         )
-    ids = [alert.pk for alert in opened]
+    ids = [(alert.pk, alert.policy_id) for alert in opened]
     transaction.on_commit(lambda: _notify_each(ids), robust=True)
     return opened
 
 
-def _notify_each(ids: list[int]) -> None:
-    for alert_id in ids:
-        drift_notify_followers(alert_id=alert_id)
+def _notify_each(ids: list[tuple[int, int]]) -> None:
+    """drift_notify_followers for each (alert, policy), skipping in one query the alerts of
+    policies nobody follows (a run can open hundreds of alerts, one per clause and framing)."""
+    from policies.models import PolicyFollow
+
+    followed = set(
+        PolicyFollow.objects.filter(policy__in={policy for _a, policy in ids}).values_list(
+            "policy_id", flat=True
+        )
+    )
+    for alert_id, policy_id in ids:
+        if policy_id in followed:
+            drift_notify_followers(alert_id=alert_id)
 
 
 def drift_notify_followers(*, alert_id: int) -> int:

@@ -246,3 +246,24 @@ def test_holm_keeps_a_marginal_fall_among_several_framings_quiet(ingest, mapped)
     assert alert.framings_compared == 1
     assert alert.p_adjusted == alert.p_value
     assert 0.01 < alert.p_value < 0.05
+
+
+def test_each_framings_alert_is_mailed_to_followers_and_to_no_one_else(
+    ingest, mapped, citizen, policy, django_capture_on_commit_callbacks
+):
+    mapped("bio", BIO)
+    ingest(framed([("direct", 48, 2), ("role_play", 48, 2)], "a"), version="v1", days_ago=9)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(framed([("direct", 10, 40), ("role_play", 10, 40)], "b"), version="v2")
+    assert DriftAlert.objects.count() == 2
+    assert mail.outbox == []  # nobody follows the policy
+    policy_services.policy_follow(user=citizen, policy=policy)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(framed([("direct", 48, 2), ("role_play", 48, 2)], "c"), version="v3")
+        ingest(framed([("direct", 10, 40), ("role_play", 10, 40)], "d"), version="v4")
+    subjects = sorted(m.subject for m in mail.outbox)
+    assert len(subjects) == 2
+    assert "direct" in subjects[0]
+    assert "role play" in subjects[1]
+    assert all(m.to == [citizen.email] for m in mail.outbox)
