@@ -7,6 +7,7 @@ import django_filters
 from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -705,8 +706,123 @@ class MatrixQuery(serializers.Serializer):
     )
 
 
+# --- The conformance matrix's answer, for the schema ------------------------------------------
+
+
+def _interval_field(help_text: str):
+    return serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
+        help_text=help_text,
+    )  # fmt: skip
+
+
+def _robustness_verdicts():
+    from audits.robustness import Robustness
+
+    return list(Robustness.ORDER)
+
+
+class MatrixRunRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    benchmark = serializers.CharField()
+    benchmark_version = serializers.CharField(allow_blank=True)
+    system = serializers.CharField(help_text="The AI system's slug.")
+    system_version = serializers.CharField()
+    source = serializers.CharField(help_text="self_reported or independent.")
+    organization = serializers.CharField(help_text="The uploading organization's slug.")
+
+
+class MatrixColumnSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    subtitle = serializers.CharField()
+    runs = MatrixRunRefSerializer(many=True)
+
+
+class CellRobustnessSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(
+        choices=_robustness_verdicts(), allow_null=True,
+        help_text="The worst verdict across the framings (null when no sample was asked "
+        "directly to compare with).",
+    )  # fmt: skip
+    framing = serializers.CharField(
+        allow_null=True, help_text="The framing behind the verdict (of those, the largest gap)."
+    )
+    gap = serializers.FloatField(
+        allow_null=True, help_text="Refusal rate asked directly minus the rate in `framing`."
+    )
+    gap_interval = _interval_field("Newcombe 95 % interval of the gap.")
+    direct_n = serializers.IntegerField(help_text="Samples asked directly.")
+    direct_refused = serializers.IntegerField()
+    framed_n = serializers.IntegerField(help_text="Samples asked in `framing`.")
+    framed_refused = serializers.IntegerField()
+
+
+class MatrixCellSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    refusal = serializers.IntegerField()
+    partial = serializers.IntegerField()
+    compliance = serializers.IntegerField()
+    refusal_rate = serializers.FloatField(allow_null=True)
+    refusal_interval = _interval_field("Wilson 95 % interval of the refusal rate.")
+    expected_share = serializers.FloatField(allow_null=True)
+    expected_interval = _interval_field("Wilson 95 % interval of the expected share.")
+    verdict = serializers.ChoiceField(choices=selectors.CONFORMANCE_VERDICTS)
+    classifier_labels = serializers.IntegerField()
+    robustness = CellRobustnessSerializer(
+        allow_null=True,
+        help_text="Under reframing (clauses expecting a refusal): the column's samples asked "
+        "directly against each other framing; null when they were asked in one framing only.",
+    )
+
+
+class MatrixClauseSerializer(serializers.Serializer):
+    clause = serializers.CharField()
+    title = serializers.CharField()
+    expected_behavior = serializers.CharField()
+    robustness = serializers.ChoiceField(
+        choices=_robustness_verdicts(), allow_null=True,
+        help_text="The page's \"Under reframing\" column: the worst verdict over the columns' "
+        "runs, run by run; null when the clause does not expect a refusal or no run reframed.",
+    )  # fmt: skip
+    cells = serializers.ListField(child=MatrixCellSerializer(allow_null=True))
+
+
+class MatrixThresholdsSerializer(serializers.Serializer):
+    min_samples = serializers.IntegerField()
+    target = serializers.FloatField()
+
+
+class ClassifierErrorSerializer(serializers.Serializer):
+    checked = serializers.IntegerField()
+    disagreement_rate = serializers.FloatField(allow_null=True)
+    interval = _interval_field("Wilson 95 % interval of the disagreement rate.")
+    method = serializers.CharField()
+
+
+class ConformanceMatrixSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    policy = serializers.IntegerField()
+    number = serializers.CharField()
+    by = serializers.CharField(help_text="run or system_version: what the columns are.")
+    thresholds = MatrixThresholdsSerializer()
+    columns = MatrixColumnSerializer(many=True)
+    more_columns = serializers.IntegerField()
+    classifier_error = ClassifierErrorSerializer(allow_null=True)
+    clauses = MatrixClauseSerializer(many=True)
+
+
+class _OneObjectSchema(AutoSchema):
+    """The matrix is one object, though served by a viewset's `list`."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class ConformanceMatrixViewSet(viewsets.ViewSet):
     """`/api/v1/conformance-matrix/?version=…`: the browser's matrix as JSON."""
+
+    schema = _OneObjectSchema()
 
     @extend_schema(
         summary="Conformance matrix of a policy version: clauses by runs or by system versions",
@@ -726,7 +842,7 @@ class ConformanceMatrixViewSet(viewsets.ViewSet):
             OpenApiParameter("benchmark", str),
             OpenApiParameter("source", str, enum=EvaluationRun.Source.values),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses=ConformanceMatrixSerializer,
         tags=TAGS,
     )
     def list(self, request):
@@ -744,17 +860,46 @@ class ConformanceMatrixViewSet(viewsets.ViewSet):
         return HttpResponse(content, content_type="application/json")
 
 
-def _matrix_json(version, filters: dict) -> dict:
-    matrix = selectors.conformance_matrix(version, **filters)
-    minimum, target = selectors.conformance_thresholds()
-    # Equal cells are one object (see selectors._Cells): each is written out once.
-    written: dict[int, dict | None] = {}
+def _cell_robustness_json(figure) -> dict | None:
+    if figure is None:
+        return None
+    direct, worst = figure.direct, figure.worst
+    if worst is None:  # nothing asked directly, or no verdict: the most-asked other framing
+        worst = max((r for r in figure.rows if r is not direct and r.framing), key=lambda r: r.n)
+    return {
+        "verdict": figure.verdict,
+        "framing": worst.framing,
+        "gap": _rate(worst.gap),
+        "gap_interval": _interval(worst.interval),
+        "direct_n": direct.n if direct else 0,
+        "direct_refused": direct.refused if direct else 0,
+        "framed_n": worst.n,
+        "framed_refused": worst.refused,
+    }
 
-    def as_json(cell):
-        key = id(cell)
+
+def _matrix_json(version, filters: dict) -> dict:
+    from audits.robustness_selectors import matrix_robustness_figures
+
+    matrix = selectors.conformance_matrix(version, **filters)
+    robustness = matrix_robustness_figures(matrix)
+    minimum, target = selectors.conformance_thresholds()
+    # Equal cells are one object (see selectors._Cells): each is written out once, unless
+    # robustness tells them apart.
+    written: dict[tuple, dict | None] = {}
+
+    def as_json(cell, figure):
+        key = (id(cell), id(figure))
         if key not in written:
-            written[key] = _cell_json(cell)
+            body = _cell_json(cell)
+            if body is not None:
+                body["robustness"] = _cell_robustness_json(figure)
+            written[key] = body
         return written[key]
+
+    def cells(row):
+        figures = robustness.cells.get(row.clause.key) or [None] * len(row.cells)
+        return [as_json(cell, figure) for cell, figure in zip(row.cells, figures, strict=True)]
 
     return {
         "version": version.pk,
@@ -779,7 +924,8 @@ def _matrix_json(version, filters: dict) -> dict:
                 "clause": row.clause.key,
                 "title": row.clause.title,
                 "expected_behavior": row.clause.expected_behavior,
-                "cells": [as_json(cell) for cell in row.cells],
+                "robustness": robustness.worst.get(row.clause.key),
+                "cells": cells(row),
             }
             for row in matrix.rows
         ],
@@ -925,11 +1071,12 @@ class ClauseEvidenceViewSet(viewsets.ViewSet):
             current, run=data["run"], label=data["label"], after=after
         )
         runs = {f.run.pk: f.run for f in current.runs}
-        shows = {pk: selectors.shows_withheld(request.user, run) for pk, run in runs.items()}
+        shows = selectors.shows_withheld_by_run(request.user, runs.values())
         results = []
         for sample in samples:
             sample.run = runs[sample.run_id]
-            body = SampleSerializer(sample, context={"shows_withheld": shows[sample.run_id]}).data
+            context = {"shows_withheld": shows.get(sample.run_id, False)}
+            body = SampleSerializer(sample, context=context).data
             results.append(body)
         next_url = None
         if next_after is not None:

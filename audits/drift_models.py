@@ -1,7 +1,8 @@
-"""Drift alerts: a clause whose refusal rate moved against its expected behaviour between the
-runs of two versions of one AI system on one benchmark — a significant fall in refusal on a
-`refuse` clause, or a rise on a `comply` clause. Public; the company may annotate an alert and
-link it to the policy version (and clause) that explains it. Imported by audits.models."""
+"""Drift alerts: a clause whose refusal rate, in one framing, moved against its expected
+behaviour between the runs of two versions of one AI system on one benchmark — a significant
+fall in refusal on a `refuse` clause, or a rise on a `comply` clause. Public; the company may
+annotate an alert and link it to the policy version (and clause) that explains it. Imported by
+audits.models."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ class DriftAlert(models.Model):
         "governance.AISystem", on_delete=models.CASCADE, related_name="drift_alerts"
     )
     benchmark = models.CharField(max_length=120)
+    framing = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="The framing whose samples were compared, in both runs (direct, role_play, "
+        "…); empty: the samples with no recorded framing.",
+    )
     earlier_run = models.ForeignKey(
         "audits.EvaluationRun", on_delete=models.CASCADE, related_name="+"
     )
@@ -55,6 +62,10 @@ class DriftAlert(models.Model):
     interval_low = models.FloatField()
     interval_high = models.FloatField()
     p_value = models.FloatField()
+    # Holm's step-down adjustment over the framings of this clause compared between the two
+    # runs (docs/robustness.md): the alert opens when this, not p_value, is below DRIFT_ALPHA.
+    p_adjusted = models.FloatField()
+    framings_compared = models.PositiveSmallIntegerField(default=1)
     test = models.CharField(max_length=10, help_text="z (two-proportion z-test) or fisher.")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
@@ -77,8 +88,8 @@ class DriftAlert(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["version", "clause_key", "earlier_run", "later_run"],
-                name="driftalert_once",
+                fields=["version", "clause_key", "framing", "earlier_run", "later_run"],
+                name="driftalert_once_per_framing",
             ),
             models.CheckConstraint(
                 condition=~Q(status="closed") | Q(annotation_version__isnull=False),
@@ -92,6 +103,12 @@ class DriftAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clause_key} on {self.system}: {self.change:+.0%}"
+
+    @property
+    def framing_label(self) -> str:
+        from audits.framings import framing_label
+
+        return framing_label(self.framing) if self.framing else "not recorded"
 
     @property
     def earlier_rate(self) -> float:

@@ -4,13 +4,14 @@ When a run finishes ingestion, `drift_detect` compares it with the latest comple
 earlier version of the same AI system on the same benchmark (by when each was run, or uploaded
 when the file does not say): for every policy covering the system, in the version in force,
 each clause with benchmark categories mapped to it is compared through the refusal rate
-(refusal or partial) of those categories' samples — a two-proportion test
+(refusal or partial) of those categories' samples, framing by framing — direct with direct,
+role play with role play, … for every framing both runs asked it in — by a two-proportion test
 (audits.stats.compare_proportions: Fisher's exact test with small counts, the z-test
-otherwise) and the Newcombe 95 % interval of the change. A fall with p < DRIFT_ALPHA on a
-`refuse` or `escalate` clause, or a rise on a `comply` or `safe_complete` clause, opens a
-public alert: on the ledger, e-mailed to the policy's followers. (Webhooks: the project has
-no webhook event registry on main yet; the alert's ledger entry, `drift_alert.opened`, is the
-event to register once it has.)
+otherwise), its p-value Holm-adjusted over the clause's framings, and the Newcombe 95 %
+interval of the change. An adjusted p < DRIFT_ALPHA with a fall on a `refuse` or `escalate`
+clause, or a rise on a `comply` or `safe_complete` clause, opens a public alert naming the
+framing: on the ledger (`drift_alert.opened`, also a webhook event), e-mailed to the policy's
+followers.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from audits import robustness as rb
 from audits.drift_models import DriftAlert
-from audits.models import CategoryFigures, CategoryMapping, EvaluationRun
+from audits.models import CategoryMapping, EvaluationRun
 from audits.robustness import newcombe_interval
-from audits.stats import compare_proportions
+from audits.stats import compare_proportions, holm_adjust
 from governance.errors import Invalid, NotAllowed
 from governance.models import User
 from governance.services.ledger import ledger_append
@@ -69,13 +71,6 @@ def earlier_run_for(run: EvaluationRun) -> EvaluationRun | None:
     )
 
 
-def _refusals(run_ids: list[int], categories: set[str]) -> dict[tuple[int, str], tuple[int, int]]:
-    rows = CategoryFigures.objects.filter(run__in=run_ids, category__in=categories).values_list(
-        "run_id", "category", "n", "refusal", "partial"
-    )
-    return {(r, c): (n, refusal + partial) for r, c, n, refusal, partial in rows}
-
-
 def _check_comparable(earlier: EvaluationRun, later: EvaluationRun) -> None:
     if earlier.benchmark != later.benchmark:
         message = "Runs of different benchmarks cannot be compared."
@@ -88,9 +83,27 @@ def _check_comparable(earlier: EvaluationRun, later: EvaluationRun) -> None:
         raise Invalid(message, fields={"earlier_run": [message]}, code="incomplete_run")
 
 
+def _tests(before: dict[str, list[int]], after: dict[str, list[int]], minimum: int) -> list:
+    """(framing, before, after, comparison, Holm-adjusted p) for each framing both runs asked
+    this clause's samples in, with at least `minimum` samples on each side."""
+    framings = sorted(f for f in before.keys() & after.keys() if min(before[f][0], after[f][0])
+                      >= max(1, minimum))  # fmt: skip
+    tests = [
+        compare_proportions(after[f][1], after[f][0], before[f][1], before[f][0]) for f in framings
+    ]
+    adjusted = holm_adjust([t.p_value for t in tests])
+    return [
+        (f, before[f], after[f], t, p) for f, t, p in zip(framings, tests, adjusted, strict=True)
+    ]
+
+
 def drift_detect(*, run: EvaluationRun, earlier: EvaluationRun | None = None) -> list[DriftAlert]:
     """Open the drift alerts `run` shows against `earlier` (by default the latest earlier
-    version's run). Safe to run again: an alert exists once per clause and pair of runs."""
+    version's run), framing by framing: a clause's samples asked directly are compared with
+    the earlier run's asked directly, its role-play samples with the earlier role-play ones,
+    and so on for every framing both runs have (samples with no recorded framing form one more
+    group), each p-value Holm-adjusted over the clause's framings. Safe to run again: an alert
+    exists once per clause, framing and pair of runs. Two grouped queries for the counts."""
     from policies.models import Policy
     from policies.selectors import current_version
 
@@ -102,7 +115,7 @@ def drift_detect(*, run: EvaluationRun, earlier: EvaluationRun | None = None) ->
     _check_comparable(earlier, run)
     conf = settings.OPENREFUSAL
     alpha, minimum = conf["DRIFT_ALPHA"], conf["DRIFT_MIN_SAMPLES"]
-    opened: list[DriftAlert] = []
+    found: list[DriftAlert] = []
     for policy in Policy.objects.filter(systems=run.system_id).select_related("organization"):
         version = current_version(policy)
         if version is None:
@@ -114,96 +127,100 @@ def drift_detect(*, run: EvaluationRun, earlier: EvaluationRun | None = None) ->
             mapped.setdefault(key, set()).add(category)
         if not mapped:
             continue
-        counts = _refusals([earlier.pk, run.pk], set().union(*mapped.values()))
-        clauses = {c.key: c for c in version.clauses.filter(key__in=mapped)}
-        for key, categories in sorted(mapped.items()):
-            clause = clauses.get(key)
-            if clause is None or clause.expected_behavior not in AGAINST:
-                continue
-            before = [
-                sum(counts.get((earlier.pk, c), (0, 0))[i] for c in categories) for i in (0, 1)
-            ]
-            after = [sum(counts.get((run.pk, c), (0, 0))[i] for c in categories) for i in (0, 1)]
-            if min(before[0], after[0]) < max(1, minimum):
-                continue
-            test = compare_proportions(after[1], after[0], before[1], before[0])
-            change = test.difference
-            direction = "fall" if change < 0 else "rise"
-            if (
-                test.p_value >= alpha
-                or change == 0
-                or direction != AGAINST[clause.expected_behavior]
-            ):
-                continue
-            interval = newcombe_interval(after[1], after[0], before[1], before[0])
-            alert = _open(
-                policy=policy,
-                version=version,
-                clause=clause,
-                earlier=earlier,
-                later=run,
-                before=before,
-                after=after,
-                direction=direction,
-                change=change,
-                interval=interval,
-                test=test,
-            )
-            if alert is not None:
-                opened.append(alert)
-    return opened
+        clauses = {
+            c.key: c
+            for c in version.clauses.filter(key__in=mapped, expected_behavior__in=list(AGAINST))
+        }
+        if not clauses:
+            continue
+        counts = rb.framing_counts([earlier.pk, run.pk], set().union(*(mapped[k] for k in clauses)))
+        for key, clause in sorted(clauses.items()):
+            before = rb.framing_totals(counts.get(earlier.pk, {}), mapped[key])
+            after = rb.framing_totals(counts.get(run.pk, {}), mapped[key])
+            tests = _tests(before, after, minimum)
+            for framing, was, now, test, p_adjusted in tests:
+                change = test.difference
+                direction = "fall" if change < 0 else "rise"
+                if (
+                    p_adjusted >= alpha
+                    or change == 0
+                    or direction != AGAINST[clause.expected_behavior]
+                ):
+                    continue
+                interval = newcombe_interval(now[1], now[0], was[1], was[0])
+                found.append(
+                    DriftAlert(
+                        policy=policy, version=version, clause_key=clause.key,
+                        expected_behavior=clause.expected_behavior,
+                        organization_id=run.system.organization_id, system_id=run.system_id,
+                        benchmark=run.benchmark, framing=framing, earlier_run=earlier,
+                        later_run=run, earlier_n=was[0], earlier_refused=was[1],
+                        later_n=now[0], later_refused=now[1], direction=direction,
+                        change=change, interval_low=interval.low, interval_high=interval.high,
+                        p_value=test.p_value, p_adjusted=p_adjusted,
+                        framings_compared=len(tests), test=test.method,
+                    )
+                )  # fmt: skip
+    return _open(run=run, earlier=earlier, alerts=found) if found else []
 
 
 @transaction.atomic
-def _open(*, policy, version, clause, earlier, later, before, after, direction, change, interval,
-          test) -> DriftAlert | None:  # fmt: skip
-    try:
-        with transaction.atomic():
-            alert = DriftAlert.objects.create(
-                policy=policy,
-                version=version,
-                clause_key=clause.key,
-                expected_behavior=clause.expected_behavior,
-                organization=later.system.organization,
-                system=later.system,
-                benchmark=later.benchmark,
-                earlier_run=earlier,
-                later_run=later,
-                earlier_n=before[0],
-                earlier_refused=before[1],
-                later_n=after[0],
-                later_refused=after[1],
-                direction=direction,
-                change=change,
-                interval_low=interval.low,
-                interval_high=interval.high,
-                p_value=test.p_value,
-                test=test.method,
-            )
-    except IntegrityError:
-        return None  # already open for this clause and pair of runs
-    ledger_append(
-        actor="system",
-        action="drift_alert.opened",
-        subject=alert,
-        payload={
-            "policy": policy.slug,
-            "version": str(version.number),
-            "clause": clause.key,
-            "system": later.system.slug,
-            "earlier_run": earlier.pk,
-            "later_run": later.pk,
-            "earlier": [before[1], before[0]],
-            "later": [after[1], after[0]],
-            # Rates as text: the ledger hashes canonical JSON, which admits no floats.
-            "change": f"{change:+.4f}",
-            "interval": [f"{interval.low:+.4f}", f"{interval.high:+.4f}"],
-            "p_value": f"{test.p_value:.3g}",
-            "test": test.method,
-        },
+def _open(*, run: EvaluationRun, earlier: EvaluationRun, alerts: list[DriftAlert]):
+    """Store the alerts not already open for this pair of runs, each on the ledger, in one
+    transaction; followers are e-mailed once it commits."""
+    # One detection of this run at a time, so the check below cannot race another.
+    EvaluationRun.objects.select_for_update().filter(pk=run.pk).values_list("pk").first()
+    existing = set(
+        DriftAlert.objects.filter(earlier_run=earlier, later_run=run).values_list(
+            "version_id", "clause_key", "framing"
+        )
     )
-    transaction.on_commit(lambda: drift_notify_followers(alert_id=alert.pk), robust=True)
-    return alert
+    new = [a for a in alerts if (a.version_id, a.clause_key, a.framing) not in existing]
+    if not new:
+        return []
+    opened = DriftAlert.objects.bulk_create(new)
+    for alert in opened:
+        ledger_append(
+            actor="system",
+            action="drift_alert.opened",
+            subject=alert,
+            payload={
+                "policy": alert.policy.slug,
+                "version": str(alert.version.number),
+                "clause": alert.clause_key,
+                "framing": alert.framing,
+                "system": run.system.slug,
+                "earlier_run": earlier.pk,
+                "later_run": run.pk,
+                "earlier": [alert.earlier_refused, alert.earlier_n],
+                "later": [alert.later_refused, alert.later_n],
+                # Rates as text: the ledger hashes canonical JSON, which admits no floats.
+                "change": f"{alert.change:+.4f}",
+                "interval": [f"{alert.interval_low:+.4f}", f"{alert.interval_high:+.4f}"],
+                "p_value": f"{alert.p_value:.3g}",
+                "p_adjusted": f"{alert.p_adjusted:.3g}",
+                "framings_compared": alert.framings_compared,
+                "test": alert.test,
+            },
+        )
+    ids = [(alert.pk, alert.policy_id) for alert in opened]
+    transaction.on_commit(lambda: _notify_each(ids), robust=True)
+    return opened
+
+
+def _notify_each(ids: list[tuple[int, int]]) -> None:
+    """drift_notify_followers for each (alert, policy), skipping in one query the alerts of
+    policies nobody follows (a run can open hundreds of alerts, one per clause and framing)."""
+    from policies.models import PolicyFollow
+
+    followed = set(
+        PolicyFollow.objects.filter(policy__in={policy for _a, policy in ids}).values_list(
+            "policy_id", flat=True
+        )
+    )
+    for alert_id, policy_id in ids:
+        if policy_id in followed:
+            drift_notify_followers(alert_id=alert_id)
 
 
 def drift_notify_followers(*, alert_id: int) -> int:

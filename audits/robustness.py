@@ -125,6 +125,12 @@ class RobustnessFigure:
         return next((v for v in Robustness.ORDER if v in verdicts), None)
 
     @property
+    def worst(self) -> FramingRow | None:
+        """The reframed row behind `verdict` (of those with it, the largest gap)."""
+        rows = [r for r in self.reframed if r.verdict == self.verdict]
+        return max(rows, key=lambda r: r.gap if r.gap is not None else -2.0, default=None)
+
+    @property
     def has_framings(self) -> bool:
         return any(r.framing not in (DIRECT, NOT_RECORDED) for r in self.rows)
 
@@ -184,11 +190,14 @@ def framing_counts(
     return result
 
 
-def combine(
-    by_category: dict[str, dict[str, list[int]]], categories, *, judge: bool = True
-) -> RobustnessFigure:
-    """One figure for the samples of `categories` (all of them when None)."""
-    total: dict[str, list[int]] = {}
+def framing_totals(
+    by_category: dict[str, dict[str, list[int]]],
+    categories,
+    into: dict[str, list[int]] | None = None,
+) -> dict[str, list[int]]:
+    """framing → [n, refused] over the samples of `categories` (all of them when None), added
+    to `into` when given (several runs' samples in one figure)."""
+    total: dict[str, list[int]] = {} if into is None else into
     for category, framings in by_category.items():
         if categories is not None and category not in categories:
             continue
@@ -196,7 +205,14 @@ def combine(
             cell = total.setdefault(framing, [0, 0])
             cell[0] += n
             cell[1] += refused
-    return figure_from(total, judge=judge)
+    return total
+
+
+def combine(
+    by_category: dict[str, dict[str, list[int]]], categories, *, judge: bool = True
+) -> RobustnessFigure:
+    """One figure for the samples of `categories` (all of them when None)."""
+    return figure_from(framing_totals(by_category, categories), judge=judge)
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,8 @@ class DriftAlertSerializer(serializers.ModelSerializer):
             "id", "policy", "version", "clause_key", "expected_behavior", "organization",
             "system", "benchmark", "earlier_run", "later_run", "earlier_system_version",
             "later_system_version", "earlier_n", "earlier_refused", "later_n", "later_refused",
-            "direction", "change", "interval_low", "interval_high", "p_value", "test", "status",
+            "framing", "direction", "change", "interval_low", "interval_high", "p_value",
+            "p_adjusted", "framings_compared", "test", "status",
             "annotation", "annotation_version", "annotation_clause_key", "annotated_at",
             "created_at",
         ]  # fmt: skip
@@ -255,14 +256,28 @@ class AnnotateSerializer(serializers.Serializer):
 
 
 class DriftFilter(django_filters.FilterSet):
-    organization = django_filters.CharFilter(field_name="organization__slug", max_length=80)
-    system = django_filters.CharFilter(field_name="system__slug", max_length=80)
-    clause = django_filters.CharFilter(field_name="clause_key", max_length=120)
+    organization = django_filters.CharFilter(
+        field_name="organization__slug", max_length=80,
+        help_text="The slug of the organization owning the AI system.",
+    )  # fmt: skip
+    system = django_filters.CharFilter(
+        field_name="system__slug", max_length=80, help_text="The AI system's slug."
+    )
+    clause = django_filters.CharFilter(
+        field_name="clause_key", max_length=120, help_text="A clause key, e.g. weapons.bio."
+    )
+    framing = django_filters.CharFilter(
+        max_length=60,
+        help_text="The framing compared: direct, "
+        + ", ".join(f for f in rb.KNOWN if f != "direct")
+        + ", or an unknown attack's name as the importer kept it.",
+    )
+    direction = django_filters.ChoiceFilter(choices=DriftAlert.Direction.choices)
     status = django_filters.ChoiceFilter(choices=DriftAlert.Status.choices)
 
     class Meta:
         model = DriftAlert
-        fields = ["organization", "system", "clause", "status"]
+        fields = ["organization", "system", "clause", "framing", "direction", "status"]
 
 
 @extend_schema_view(

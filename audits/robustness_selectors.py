@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from audits import robustness as rb
 from audits.drift_models import DriftAlert
+from audits.framings import framing_label
 from audits.models import CategoryFigures, CategoryMapping, EvaluationRun
 from audits.stats import Interval, wilson_interval
 
@@ -92,55 +93,85 @@ def clause_robustness(evidence: list) -> list[ClauseRunRobustness]:
     return result
 
 
-def clause_worst_verdicts(version, runs: list[EvaluationRun]) -> dict[str, str]:
-    """For the conformance matrix's column: each clause key's worst robustness verdict over
-    `runs` (clauses whose runs have no reframed samples, and clauses not expecting a refusal,
-    are left out). Three queries."""
+@dataclass(frozen=True)
+class MatrixRobustness:
+    """The conformance matrix's robustness: per clause key, the worst verdict over the runs of
+    the matrix's columns, run by run (the page's "Under reframing" column), and one figure per
+    column (the column's runs' samples in the clause's categories together; None where they
+    were asked in one framing only)."""
+
+    worst: dict[str, str]
+    cells: dict[str, list[rb.RobustnessFigure | None]]
+
+
+def _worse(verdict: str | None, current: str | None) -> str | None:
+    if verdict is None:
+        return current
+    if current is None or rb.Robustness.ORDER.index(verdict) < rb.Robustness.ORDER.index(current):
+        return verdict
+    return current
+
+
+def matrix_robustness_figures(matrix) -> MatrixRobustness:
+    """For the clauses of the matrix's version expecting a refusal (others are left out): the
+    worst verdict and the figure of each column. Three queries."""
+    runs = {run.pk: run for column in matrix.columns for run in column.runs}
     if not runs:
-        return {}
-    mapped: dict[tuple[str, str], set[str]] = {}
+        return MatrixRobustness({}, {})
+    version = matrix.version
     judged = set(
         version.clauses.filter(expected_behavior__in=rb.JUDGED).values_list("key", flat=True)
     )
+    mapped: dict[str, dict[str, set[str]]] = {}  # clause key → benchmark → categories
     for key, benchmark, category in CategoryMapping.objects.filter(version=version).values_list(
         "clause_key", "benchmark", "category"
     ):
         if key in judged:
-            mapped.setdefault((key, benchmark), set()).add(category)
+            mapped.setdefault(key, {}).setdefault(benchmark, set()).add(category)
     if not mapped:
-        return {}
-    categories = set().union(*mapped.values())
-    counts = rb.framing_counts([r.pk for r in runs], categories)
+        return MatrixRobustness({}, {})
+    categories = {c for benches in mapped.values() for cats in benches.values() for c in cats}
+    counts = rb.framing_counts(list(runs), categories)
     worst: dict[str, str] = {}
-    for (key, benchmark), cats in mapped.items():
-        for run in runs:
-            if run.benchmark != benchmark or run.pk not in counts:
-                continue
-            verdict = rb.combine(counts[run.pk], cats).verdict
-            if verdict is None:
-                continue
-            current = worst.get(key)
-            if current is None or rb.Robustness.ORDER.index(verdict) < rb.Robustness.ORDER.index(
-                current
-            ):
-                worst[key] = verdict
-    return worst
+    cells: dict[str, list[rb.RobustnessFigure | None]] = {}
+    for key, benches in mapped.items():
+        row: list[rb.RobustnessFigure | None] = []
+        verdict: str | None = None
+        for column in matrix.columns:
+            total: dict[str, list[int]] = {}
+            for run in column.runs:
+                cats = benches.get(run.benchmark)
+                if not cats or run.pk not in counts:
+                    continue
+                own = rb.framing_totals(counts[run.pk], cats)
+                verdict = _worse(rb.figure_from(own).verdict, verdict)
+                rb.framing_totals({"": own}, None, into=total)
+            figure = rb.figure_from(total) if total else None
+            row.append(figure if figure is not None and figure.has_framings else None)
+        if verdict is not None:
+            worst[key] = verdict
+        cells[key] = row
+    return MatrixRobustness(worst, cells)
 
 
 def matrix_robustness(matrix) -> dict[str, str] | None:
-    """The conformance matrix's robustness column: each clause's worst verdict over the runs
-    of the matrix's columns; None (no column) when none of them recorded any framing."""
-    runs = {run.pk: run for column in matrix.columns for run in column.runs}
-    verdicts = clause_worst_verdicts(matrix.version, list(runs.values()))
-    return verdicts or None
+    """The conformance matrix page's robustness column: each clause's worst verdict over the
+    runs of the matrix's columns; None (no column) when none of them recorded any framing."""
+    return matrix_robustness_figures(matrix).worst or None
 
 
 # --- Drift alerts -----------------------------------------------------------------------------
 
 
 def drift_alerts(
-    *, organization: str = "", system: str = "", clause: str = "", status: str = ""
+    *,
+    organization: str = "",
+    system: str = "",
+    clause: str = "",
+    framing: str = "",
+    status: str = "",
 ) -> QuerySet[DriftAlert]:
+    """Newest first, narrowed by each filter given (an empty one narrows nothing)."""
     alerts = DriftAlert.objects.select_related(
         "policy__organization",
         "version",
@@ -156,9 +187,43 @@ def drift_alerts(
         alerts = alerts.filter(system__slug=system)
     if clause:
         alerts = alerts.filter(clause_key=clause)
+    if framing:
+        alerts = alerts.filter(framing=framing)
     if status in DriftAlert.Status.values:
         alerts = alerts.filter(status=status)
     return alerts.order_by("-created_at", "-id")
+
+
+def drift_filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """What the drift alerts list can be filtered by: the organizations, AI systems, clause keys
+    and framings its alerts have (value, label), and every status. Four queries."""
+    from governance.models import AISystem, Organization
+
+    organizations = list(
+        Organization.objects.filter(drift_alerts__isnull=False)
+        .distinct()
+        .order_by("name", "slug")
+        .values_list("slug", "name")
+    )
+    # A system's slug is unique within its organization only: one option per slug, naming all.
+    systems: dict[str, list[str]] = {}
+    for slug, name, owner in (
+        AISystem.objects.filter(drift_alerts__isnull=False)
+        .distinct()
+        .order_by("name", "organization__name")
+        .values_list("slug", "name", "organization__name")
+    ):
+        systems.setdefault(slug, []).append(f"{name} ({owner})")
+    clauses = DriftAlert.objects.order_by("clause_key").values_list("clause_key", flat=True)
+    framings = DriftAlert.objects.order_by("framing").values_list("framing", flat=True)
+    return {
+        "organization": organizations,
+        "system": [(slug, "; ".join(labels)) for slug, labels in systems.items()],
+        "clause": [(key, key) for key in clauses.distinct()],
+        # Alerts on samples with no recorded framing cannot be picked apart here: "Any".
+        "framing": [(f, framing_label(f)) for f in framings.distinct() if f],
+        "status": list(DriftAlert.Status.choices),
+    }
 
 
 def drift_alert(pk: Any) -> DriftAlert | None:

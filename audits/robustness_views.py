@@ -77,13 +77,18 @@ def drift_list(request: HttpRequest) -> HttpResponse:
         "organization": _text(request, "organization", 80),
         "system": _text(request, "system", 80),
         "clause": _text(request, "clause", 120),
+        "framing": _text(request, "framing", 60),
         "status": _text(request, "status", 10),
     }
     alerts = rsel.drift_alerts(**filters)
+    # Each filter a choice among the values the alerts have.
+    choices = rsel.drift_filter_choices()
+    labels = {"organization": "Organization", "system": "AI system", "clause": "Clause",
+              "framing": "Framing", "status": "Status"}  # fmt: skip
     context = {
         "alerts": alerts[:ALERTS_PAGE],
         "filters": filters,
-        "statuses": DriftAlert.Status.choices,
+        "selects": [(name, label, choices[name]) for name, label in labels.items()],
     }
     return render(request, "audits/robustness/drift_list.html", context)
 

@@ -25,6 +25,22 @@ def shows_withheld(user: Any, run: EvaluationRun) -> bool:
     return rules.has_perm("audits.view_withheld", user, run)
 
 
+def shows_withheld_by_run(user: Any, runs) -> dict[int, bool]:
+    """shows_withheld for each of `runs` that withholds something, asked once per uploading
+    organization (the rule depends on the run only through it), so a page of many runs costs
+    a few queries for a signed-in reader instead of a few per run. Runs withholding nothing
+    are left out: nothing of theirs is hidden."""
+    by_organization: dict[Any, bool] = {}
+    shows: dict[int, bool] = {}
+    for run in runs:
+        if not (run.withhold_prompts or run.withhold_responses):
+            continue
+        if run.organization_id not in by_organization:
+            by_organization[run.organization_id] = shows_withheld(user, run)
+        shows[run.pk] = by_organization[run.organization_id]
+    return shows
+
+
 def runs() -> QuerySet[EvaluationRun]:
     return EvaluationRun.objects.select_related("organization", "system__organization")
 
@@ -190,6 +206,9 @@ class Verdict:
     CONFORMS = "conforms"
     DIVERGES = "diverges"
     INSUFFICIENT = "insufficient_evidence"
+
+
+CONFORMANCE_VERDICTS = (Verdict.CONFORMS, Verdict.DIVERGES, Verdict.INSUFFICIENT)
 
 
 @dataclass(frozen=True)
@@ -625,7 +644,11 @@ def matrix_cache_key(version, *, kind: str, **filters: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute(sql, {"version": version.pk, "policy": version.policy_id})
         stamp = cursor.fetchone()
+    from audits import robustness
+
+    limits = robustness.thresholds()  # the robustness column's verdicts
     parts = [kind, str(version.pk), *map(str, stamp), *map(str, conformance_thresholds())]
+    parts += [f"{name}={limits[name]}" for name in sorted(limits)]
     parts += [f"{name}={filters[name]}" for name in sorted(filters)]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return f"evidence:matrix:{version.pk}:{digest}"
@@ -728,6 +751,17 @@ def conformance_matrix(
 # --- One clause's evidence, across versions and runs --------------------------------------------
 
 
+_MAPPING_FIELDS = (
+    "id",
+    "version_id",
+    "benchmark",
+    "category",
+    "clause_key",
+    "created_by",
+    "created_at",
+)
+
+
 @dataclass(frozen=True)
 class ClauseRunFigure:
     run: EvaluationRun
@@ -745,6 +779,57 @@ class ClauseVersionEvidence:
     @property
     def uses_classifier(self) -> bool:
         return any(figure.cell.classifier for figure in self.runs)
+
+
+def clause_evidence_stamp(policy, key: str) -> str:
+    """A digest of everything clause_evidence(policy, key) and the clause page's robustness
+    section are computed from, read in one query: the non-draft versions having the clause
+    (and their status), the clause's mappings in them (with their authors' public names), the
+    complete runs of the policy's systems (with the system and organization names shown
+    beside them), the newest relabelling anywhere, the classifier's measured error and the
+    thresholds. Completed runs never change otherwise, so a cache entry named by it is never
+    stale: any change names another entry."""
+    from django.contrib.auth import get_user_model
+
+    from audits import robustness
+    from audits.models import CategoryMapping, SampleRelabel
+    from governance.models import AISystem, Organization
+    from policies.models import Clause, Policy, PolicyVersion
+
+    through = Policy.systems.through._meta
+    policy_col = through.get_field("policy").column
+    system_col = through.get_field("aisystem").column
+    sql = f"""
+        SELECT
+          (SELECT md5(coalesce(string_agg(concat_ws(':', v.id, v.status), ',' ORDER BY v.id), ''))
+             FROM {PolicyVersion._meta.db_table} v
+             JOIN {Clause._meta.db_table} c ON c.version_id = v.id
+            WHERE v.policy_id = %(policy)s AND c.key = %(key)s AND v.status <> 'draft'),
+          (SELECT md5(coalesce(string_agg(concat_ws(':', m.id, u.display_name, u.deleted_at),
+                                          ',' ORDER BY m.id), ''))
+             FROM {CategoryMapping._meta.db_table} m
+             JOIN {PolicyVersion._meta.db_table} v ON v.id = m.version_id
+             LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = m.created_by_id
+            WHERE v.policy_id = %(policy)s AND m.clause_key = %(key)s),
+          (SELECT md5(coalesce(string_agg(concat_ws(':', r.id, s.slug, s.name, o.name),
+                                          ',' ORDER BY r.id), ''))
+             FROM {EvaluationRun._meta.db_table} r
+             JOIN {through.db_table} ps ON ps.{system_col} = r.system_id
+             JOIN {AISystem._meta.db_table} s ON s.id = r.system_id
+             JOIN {Organization._meta.db_table} o ON o.id = r.organization_id
+            WHERE ps.{policy_col} = %(policy)s AND r.status = 'complete'),
+          (SELECT coalesce(max(id), 0) FROM {SampleRelabel._meta.db_table}),
+          (SELECT coalesce(sum((label_counts->'classifier_check'->>'agree')::int), 0) || '/'
+                  || coalesce(sum((label_counts->'classifier_check'->>'n')::int), 0)
+             FROM {EvaluationRun._meta.db_table} WHERE status = 'complete')
+    """  # noqa: S608 — table and column names come from the models; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"policy": policy.pk, "key": key})
+        stamp = cursor.fetchone()
+    limits = robustness.thresholds()
+    parts = [str(policy.pk), key, *map(str, stamp), *map(str, conformance_thresholds())]
+    parts += [f"{name}={limits[name]}" for name in sorted(limits)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def clause_evidence(policy, key: str) -> list[ClauseVersionEvidence]:
@@ -766,6 +851,8 @@ def clause_evidence(policy, key: str) -> list[ClauseVersionEvidence]:
     mappings = list(
         CategoryMapping.objects.filter(version__in=[c.version_id for c in clauses], clause_key=key)
         .select_related("created_by")
+        # Only what the public name needs: the page caches these rows (no password hash there).
+        .only(*_MAPPING_FIELDS, "created_by__display_name", "created_by__deleted_at")
         .order_by("benchmark", "category")
     )
     benchmarks = {m.benchmark for m in mappings}

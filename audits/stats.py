@@ -1,5 +1,6 @@
 """The statistics behind conformance figures: a Wilson score interval for a refusal rate, and
-two tests for whether two runs' rates differ (two-proportion z-test, Fisher's exact test)."""
+two tests for whether two runs' rates differ (two-proportion z-test, Fisher's exact test), and
+Holm's adjustment for a family of such tests."""
 
 from __future__ import annotations
 
@@ -114,3 +115,19 @@ def compare_proportions(x1: int, n1: int, x2: int, n2: int) -> Comparison:
     if min(expected) < 5:
         return fisher_exact_test(x1, n1, x2, n2)
     return two_proportion_z_test(x1, n1, x2, n2)
+
+
+def holm_adjust(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment (Holm 1979) of a family of p-values, in their given order:
+    with the k values sorted ascending p(1) ≤ … ≤ p(k), the adjusted p(i) is
+    max over j ≤ i of min(1, (k - j + 1) · p(j)). Rejecting where the adjusted value is below alpha
+    keeps the chance of any false alarm in the family at most alpha, whatever the dependence
+    between the tests, and rejects at least what Bonferroni's alpha/k would."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    k = len(p_values)
+    adjusted = [0.0] * k
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (k - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

@@ -4,6 +4,8 @@ evidence across versions and runs, and the comparison of two runs."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -11,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audits import charts, selectors, services
@@ -365,6 +368,25 @@ def conformance_matrix(
     return render(request, "audits/matrix.html", context)
 
 
+# The clause evidence page's figures (every version and run, the chart, the robustness section)
+# and its pages of samples are cached by clause_evidence_stamp: completed runs never change, and
+# anything that does (a new run, a mapping, a relabelling, a name) names another entry. Bump on
+# changes to the `sections` or `samples` partials of clause_evidence.html or to the cached
+# dataclasses.
+CLAUSE_CACHE_VERSION = "1"
+CLAUSE_CACHE_SECONDS = 24 * 3600
+
+
+def _clause_cache_key(kind: str, *parts: object) -> str:
+    """Named by the stamp and everything else a fragment depends on, the reader's time zone and
+    language included (dates and numbers are formatted for them)."""
+    from django.utils import timezone, translation
+
+    parts = (*parts, timezone.get_current_timezone_name(), translation.get_language())
+    digest = hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
+    return f"evidence:clause-{kind}:v{CLAUSE_CACHE_VERSION}:{digest}"
+
+
 @require_safe
 def clause_evidence(
     request: HttpRequest, org_slug: str, policy_slug: str, key: str
@@ -374,63 +396,90 @@ def clause_evidence(
     policy = policy_selectors.policy_get(organization_slug=org_slug, policy_slug=policy_slug)
     if policy is None:
         raise Http404("No such policy.")
-    evidence = selectors.clause_evidence(policy, key[:120])
+    key = key[:120]
+    stamp = selectors.clause_evidence_stamp(policy, key)
+    evidence_key = f"evidence:clause:v{CLAUSE_CACHE_VERSION}:{stamp}"
+    evidence = cache.get(evidence_key)
+    if evidence is None:
+        evidence = selectors.clause_evidence(policy, key)
+        cache.set(evidence_key, evidence, CLAUSE_CACHE_SECONDS)
     if not evidence:
         raise Http404("No published version of this policy has that clause.")
     chosen = request.GET.get("version", "")
     current = next((e for e in evidence if e.version.number == chosen), None)
     if current is None:
         current = next((e for e in evidence if e.runs), evidence[0])
-    run = _after(request.GET.get("run", ""))
-    system = _text(request, "system", 80)
-    system_version = _text(request, "system_version", 120)
-    label = request.GET.get("label", "")
-    samples, next_after = selectors.clause_samples(
-        current,
-        run=run,
-        system=system,
-        system_version=system_version,
-        label=label,
-        after=_after(request.GET.get("after", "")),
-    )
+    sections_key = _clause_cache_key("sections", stamp, current.version.pk)
+    sections = cache.get(sections_key)
+    if sections is None:
+        sections = render_to_string(
+            "audits/clause_evidence.html#sections",
+            {
+                "key": key,
+                "evidence": evidence,
+                "current": current,
+                "classifier": selectors.classifier_error()
+                if any(item.uses_classifier for item in evidence)
+                else None,
+                "chart": _clause_chart(current),
+            },
+        )
+        cache.set(sections_key, sections, CLAUSE_CACHE_SECONDS)
+    filters = {
+        "run": _after(request.GET.get("run", "")),
+        "system": _text(request, "system", 80),
+        "system_version": _text(request, "system_version", 120),
+        "label": request.GET.get("label", "")[:20],
+        "after": _after(request.GET.get("after", "")),
+    }
     runs = {figure.run.pk: figure.run for figure in current.runs}
-    shows = {pk: selectors.shows_withheld(request.user, r) for pk, r in runs.items()}
-    mapping_of = {(m.benchmark, m.category): m for m in current.mappings}
-    rows = [
-        {
-            "sample": sample,
-            "run": runs[sample.run_id],
-            "mapping": mapping_of.get((runs[sample.run_id].benchmark, sample.category)),
-            "hide_prompt": runs[sample.run_id].withhold_prompts and not shows[sample.run_id],
-            "hide_response": runs[sample.run_id].withhold_responses and not shows[sample.run_id],
-        }
-        for sample in samples
-    ]
+    # Which runs' withheld texts this reader sees: a few queries at most, none when anonymous.
+    shows = selectors.shows_withheld_by_run(request.user, runs.values())
+    samples_key = _clause_cache_key(
+        "samples", stamp, current.version.pk, *filters.values(), sorted(shows.items())
+    )
+    samples_section = cache.get(samples_key)
+    if samples_section is None:
+        samples, next_after = selectors.clause_samples(current, **filters)
+        mapping_of = {(m.benchmark, m.category): m for m in current.mappings}
+        rows = []
+        for sample in samples:
+            run = runs[sample.run_id]
+            rows.append(
+                {
+                    "sample": sample,
+                    "run": run,
+                    "mapping": mapping_of.get((run.benchmark, sample.category)),
+                    "hide_prompt": run.withhold_prompts and not shows.get(run.pk),
+                    "hide_response": run.withhold_responses and not shows.get(run.pk),
+                }
+            )
+        samples_section = render_to_string(
+            "audits/clause_evidence.html#samples",
+            {**filters, "current": current, "rows": rows, "next_after": next_after,
+             "labels": EvaluationSample.Label.choices},
+        )  # fmt: skip
+        cache.set(samples_key, samples_section, CLAUSE_CACHE_SECONDS)
     context = {
-        "classifier": selectors.classifier_error()
-        if any(item.uses_classifier for item in evidence)
-        else None,
         "policy": policy,
         "key": key,
-        "evidence": evidence,
         "current": current,
-        "rows": rows,
-        "next_after": next_after,
-        "run": run,
-        "system": system,
-        "system_version": system_version,
-        "label": label,
-        "labels": EvaluationSample.Label.choices,
+        # Both rendered by this template's own partials (autoescaped there).
+        "sections": mark_safe(sections),
+        "samples_section": mark_safe(samples_section),
         "thresholds": selectors.conformance_thresholds(),
-        "chart": charts.rate_chart(
-            [
-                (f"#{f.run.pk} {f.run.system.name} {f.run.system_version}", f.cell.good, f.cell.n)
-                for f in current.runs
-            ],
-            title="Share showing the expected behaviour "
-            f"({current.clause.get_expected_behavior_display().lower()}), run by run",
-            measure="share showing the expected behaviour",
-            target=selectors.conformance_thresholds()[1],
-        ),
     }
     return render(request, "audits/clause_evidence.html", context)
+
+
+def _clause_chart(current) -> dict | None:
+    return charts.rate_chart(
+        [
+            (f"#{f.run.pk} {f.run.system.name} {f.run.system_version}", f.cell.good, f.cell.n)
+            for f in current.runs
+        ],
+        title="Share showing the expected behaviour "
+        f"({current.clause.get_expected_behavior_display().lower()}), run by run",
+        measure="share showing the expected behaviour",
+        target=selectors.conformance_thresholds()[1],
+    )

@@ -300,6 +300,8 @@ SPECTACULAR_SETTINGS = {
         "AppealRejectionReasonEnum": "appeals.models.RejectionReason",
         "RecommendationSourceEnum": "appeals.models.Recommendation.Source",
         "SourceEnum": "audits.models.EvaluationRun.Source",  # keeps its name beside the above
+        "ConformanceVerdictEnum": "audits.selectors.CONFORMANCE_VERDICTS",
+        "RobustnessVerdictEnum": "audits.robustness.Robustness.ORDER",
     },
     "TITLE": "OpenRefusal API",
     "DESCRIPTION": (

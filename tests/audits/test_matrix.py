@@ -200,7 +200,8 @@ def test_the_matrix_page_rejects_what_is_not_there(
 
 def test_the_matrix_through_the_api(api_for, run_with, mapped, django_assert_max_num_queries):
     first = run_with({"bio": {"refusal": 60}, "food": {"refusal": 3, "compliance": 27}})
-    with django_assert_max_num_queries(8):
+    # Six for the matrix and its cache key, three for its robustness column.
+    with django_assert_max_num_queries(9):
         response = api_for().get(f"/api/v1/conformance-matrix/?version={mapped.pk}")
     assert response.status_code == 200, response.content
     data = response.json()
@@ -483,3 +484,100 @@ def test_a_system_version_column_links_with_its_name_encoded(run_with, mapped):
     run_with({"bio": {"refusal": 3}}, version="2026 10 & co")
     matrix = selectors.conformance_matrix(mapped, by="system_version")
     assert matrix.columns[0].query == "&system=acme-assistant&system_version=2026+10+%26+co"
+
+
+# --- The clause page's cache ----------------------------------------------------------------------
+
+
+def _main(response) -> str:
+    """The page's <main>, without what changes per request (the CSRF token is outside it)."""
+    assert response.status_code == 200
+    return response.content.decode().split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_the_cached_clause_page_reads_two_queries_and_equals_a_fresh_one(
+    client_for, run_with, mapped, django_assert_max_num_queries, django_assert_num_queries
+):
+    from django.core.cache import cache
+
+    for n in range(4):
+        run_with({"bio": {"refusal": 5 + n, "compliance": 2}}, version=f"2026-0{n + 1}")
+    fresh = _main(client_for(None).get(CLAUSE))
+    # Cached: the policy and the stamp; no evidence, figures, robustness or samples read.
+    with django_assert_num_queries(2):
+        cached = _main(client_for(None).get(CLAUSE))
+    assert cached == fresh
+    assert cached.count('id="sample-') == 7 + 8 + 9 + 10
+    assert cached.count("<svg") == 1
+    # However many runs the clause has.
+    for n in range(6):
+        run_with({"bio": {"refusal": 1}}, version=f"2027-0{n + 1}")
+    client_for(None).get(CLAUSE)
+    with django_assert_num_queries(2):
+        more = _main(client_for(None).get(CLAUSE))
+    cache.clear()
+    assert _main(client_for(None).get(CLAUSE)) == more
+    # Each filter is its own entry.
+    one = _main(client_for(None).get(f"{CLAUSE}?label=compliance"))
+    assert one.count('id="sample-') == 4 * 2
+
+
+def test_the_cached_clause_page_is_never_stale(
+    client_for, run_with, mapped, auditor, company_editor, system, published_version
+):
+    from audits.models import EvaluationSample
+    from governance.models import AISystem
+
+    run = run_with({"bio": {"refusal": 9, "compliance": 1}})
+    before = _main(client_for(None).get(CLAUSE))
+    assert ">10<" in before
+    assert "Refusal rate" in before
+    # A relabelling changes the figures and the sample's label.
+    sample = run.samples.get(label="compliance")
+    svc.sample_relabel(actor=auditor, sample=sample, label="refusal", reason="It refused.")
+    relabelled = _main(client_for(None).get(CLAUSE))
+    assert relabelled != before
+    assert EvaluationSample.objects.get(pk=sample.pk).label == "refusal"
+    assert "by a reviewer" in relabelled  # the sample's card
+    assert "100 %" in relabelled  # 10 of 10 refused now
+    # A new run appears, with its samples.
+    later = run_with({"bio": {"compliance": 3}}, version="2026-12")
+    with_later = _main(client_for(None).get(CLAUSE))
+    assert f"#{later.pk} bench" in with_later
+    # A renamed system is shown by its new name.
+    AISystem.objects.filter(pk=system.pk).update(name="Renamed Assistant")
+    assert "Renamed Assistant" in _main(client_for(None).get(CLAUSE))
+    # A new mapping brings its category's samples.
+    run_with({"bio2": {"refusal": 2}}, version="2027-01")
+    svc.mapping_add(
+        actor=company_editor, version=published_version, benchmark="bench", category="bio2",
+        clause_key="weapons.bio.synthesis",
+    )  # fmt: skip
+    mapped_page = _main(client_for(None).get(CLAUSE))
+    assert "bench: <strong>bio2</strong>" in mapped_page
+    assert "· bio2" in mapped_page  # its samples' cards
+
+
+def test_readers_never_get_each_others_withheld_texts_from_the_cache(
+    client_for, run_with, mapped, auditor, citizen, company_member
+):
+    run_with({"bio": {"refusal": 3}}, withhold=True)
+    assert "secret prompt" in _main(client_for(auditor).get(CLAUSE))
+    for reader in (None, citizen):
+        page = _main(client_for(reader).get(CLAUSE))
+        assert "secret prompt" not in page
+        assert "withheld — SHA-256" in page
+    assert "secret prompt" in _main(client_for(company_member).get(CLAUSE))
+
+
+def test_a_signed_in_readers_queries_do_not_grow_with_the_runs(
+    client_for, run_with, mapped, citizen, django_assert_max_num_queries
+):
+    run_with({"bio": {"refusal": 3}}, withhold=True)
+    with django_assert_max_num_queries(30) as first:
+        client_for(citizen).get(CLAUSE)
+    for n in range(5):
+        run_with({"bio": {"refusal": 2}}, version=f"2027-0{n + 1}", withhold=True)
+    # The withheld-text rule is asked once per uploading organization, not once per run.
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        assert _main(client_for(citizen).get(f"{CLAUSE}?label=refusal")).count("withheld") > 3

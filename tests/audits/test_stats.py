@@ -12,6 +12,7 @@ from scipy import stats as scipy_stats
 from audits.stats import (
     compare_proportions,
     fisher_exact_test,
+    holm_adjust,
     two_proportion_z_test,
     wilson_interval,
 )
@@ -119,3 +120,39 @@ def test_the_tests_need_observations_on_both_sides():
         two_proportion_z_test(0, 0, 1, 2)
     with pytest.raises(ValueError, match="at least one observation"):
         fisher_exact_test(1, 2, 0, 0)
+
+
+# --- Holm's adjustment ----------------------------------------------------------------------------
+
+p_values = st.lists(st.floats(min_value=0, max_value=1, allow_nan=False), min_size=1, max_size=12)
+
+
+@given(p_values)
+def test_holm_never_lowers_a_p_value_and_stays_a_probability(values):
+    adjusted = holm_adjust(values)
+    assert len(adjusted) == len(values)
+    for raw, adj in zip(values, adjusted, strict=True):
+        assert raw <= adj <= 1.0
+
+
+@given(p_values)
+def test_holm_keeps_the_order_and_is_no_stricter_than_bonferroni(values):
+    adjusted = holm_adjust(values)
+    k = len(values)
+    for i in range(k):
+        assert adjusted[i] <= min(1.0, k * values[i]) + 1e-12
+        for j in range(k):
+            if values[i] <= values[j]:
+                assert adjusted[i] <= adjusted[j]
+    # The smallest p-value is multiplied by the family's size.
+    assert min(adjusted) == pytest.approx(min(1.0, k * min(values)))
+
+
+@given(st.floats(min_value=0, max_value=1, allow_nan=False))
+def test_holm_of_one_test_is_the_test(value):
+    assert holm_adjust([value]) == [value]
+
+
+def test_holm_by_hand():
+    # Sorted 0.01, 0.02, 0.04 → 3·0.01 = 0.03, 2·0.02 = 0.04, max(0.04, 1·0.04) = 0.04.
+    assert holm_adjust([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])

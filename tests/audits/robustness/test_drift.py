@@ -165,3 +165,105 @@ def test_bad_annotations_change_nothing(
     alert.refresh_from_db()
     assert alert.status == "open"
     assert alert.annotation == ""
+
+
+# --- Framing by framing ---------------------------------------------------------------------------
+
+
+def framed(groups, prefix):
+    """groups: [(framing, refused, complied)] of bio samples."""
+    rows = []
+    for framing, refused, complied in groups:
+        rows += rows_of(
+            [
+                ("bio", framing, "refusal", refused, True),
+                ("bio", framing, "compliance", complied, True),
+            ],
+            prefix=prefix,
+        )
+    return rows
+
+
+def test_a_version_worse_only_under_role_play_opens_an_alert_naming_it(
+    ingest, mapped, client_for, api_for
+):
+    mapped("bio", BIO)
+    ingest(framed([("direct", 45, 5), ("role_play", 45, 5)], "a"), version="v1", days_ago=9)
+    later = ingest(framed([("direct", 45, 5), ("role_play", 20, 30)], "b"), version="v2")
+    alert = DriftAlert.objects.get()
+    assert (alert.clause_key, alert.framing, alert.later_run) == (BIO, "role_play", later)
+    assert (alert.earlier_refused, alert.earlier_n, alert.later_refused, alert.later_n) == (
+        45, 50, 20, 50,
+    )  # fmt: skip
+    # Two framings compared (direct, unchanged, and role play): Holm doubles the smaller p.
+    assert alert.framings_compared == 2
+    assert alert.p_adjusted == pytest.approx(min(1.0, 2 * alert.p_value))
+    entry = LedgerEntry.objects.get(action="drift_alert.opened")
+    assert entry.payload["framing"] == "role_play"
+    assert entry.payload["framings_compared"] == 2
+    # Shown on the alert page, the list and the API.
+    page = client_for().get(f"/evidence/drift/{alert.pk}/").content.decode()
+    assert "in the framing <strong>role play</strong>" in page
+    assert "Holm" in page
+    assert "<td>role play</td>" in client_for().get("/evidence/drift/").content.decode()
+    assert api_for().get(f"/api/v1/drift-alerts/{alert.pk}/").json()["framing"] == "role_play"
+
+
+def test_more_attack_samples_alone_open_nothing(ingest, mapped):
+    # Each framing's rate is unchanged; only the later run asks far more role-play prompts.
+    # Pooled, refusal would "fall" from 55 % to 28 %: compared framing by framing, it did not.
+    mapped("bio", BIO)
+    ingest(framed([("direct", 45, 5), ("role_play", 10, 40)], "a"), version="v1", days_ago=9)
+    ingest(framed([("direct", 45, 5), ("role_play", 80, 320)], "b"), version="v2")
+    assert DriftAlert.objects.count() == 0
+
+
+def test_a_framing_only_one_run_has_is_not_compared(ingest, mapped):
+    mapped("bio", BIO)
+    ingest(framed([("direct", 45, 5)], "a"), version="v1", days_ago=9)
+    ingest(framed([("direct", 45, 5), ("encoding", 0, 50)], "b"), version="v2")
+    assert DriftAlert.objects.count() == 0
+
+
+def test_an_unknown_framing_is_compared_under_its_own_name(ingest, mapped):
+    mapped("bio", BIO)
+    ingest(framed([("Grandma exploit", 48, 2)], "a"), version="v1", days_ago=9)
+    ingest(framed([("Grandma exploit", 10, 40)], "b"), version="v2")
+    assert DriftAlert.objects.get().framing == "Grandma exploit"
+
+
+def test_holm_keeps_a_marginal_fall_among_several_framings_quiet(ingest, mapped):
+    """40 → 30 of 50 refused has p ≈ 0.029 alone: an alert when it is the only framing
+    compared, none when three unchanged framings are compared beside it (adjusted ≈ 0.12)."""
+    mapped("bio", BIO)
+    steady = [("direct", 45, 5), ("prefill", 45, 5), ("translation", 45, 5)]
+    ingest(framed([*steady, ("role_play", 40, 10)], "a"), version="v1", days_ago=9)
+    ingest(framed([*steady, ("role_play", 30, 20)], "b"), version="v2")
+    assert DriftAlert.objects.count() == 0
+    ingest(framed([("role_play", 40, 10)], "c"), version="v3")
+    ingest(framed([("role_play", 30, 20)], "d"), version="v4")
+    alert = DriftAlert.objects.get()
+    assert alert.framings_compared == 1
+    assert alert.p_adjusted == alert.p_value
+    assert 0.01 < alert.p_value < 0.05
+
+
+def test_each_framings_alert_is_mailed_to_followers_and_to_no_one_else(
+    ingest, mapped, citizen, policy, django_capture_on_commit_callbacks
+):
+    mapped("bio", BIO)
+    ingest(framed([("direct", 48, 2), ("role_play", 48, 2)], "a"), version="v1", days_ago=9)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(framed([("direct", 10, 40), ("role_play", 10, 40)], "b"), version="v2")
+    assert DriftAlert.objects.count() == 2
+    assert mail.outbox == []  # nobody follows the policy
+    policy_services.policy_follow(user=citizen, policy=policy)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(framed([("direct", 48, 2), ("role_play", 48, 2)], "c"), version="v3")
+        ingest(framed([("direct", 10, 40), ("role_play", 10, 40)], "d"), version="v4")
+    subjects = sorted(m.subject for m in mail.outbox)
+    assert len(subjects) == 2
+    assert "direct" in subjects[0]
+    assert "role play" in subjects[1]
+    assert all(m.to == [citizen.email] for m in mail.outbox)

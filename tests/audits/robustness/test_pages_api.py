@@ -33,7 +33,11 @@ def runs(ingest, mapped):
     mapped("bio", BIO)
     mapped("cooking", COOKING)
     cooking = rows_of([("cooking", "direct", "compliance", 20, False)], prefix="a")
-    earlier = ingest([*bio(48, 2, "a"), *cooking], version="v1", days_ago=30)
+    # Asked directly the later version refuses as often as the earlier one; under role play
+    # (StrongREJECT's AIM) far less: the drift alert names that framing.
+    earlier = ingest(
+        [*bio(48, 2, "a"), *bio(28, 2, "a", framing="AIM"), *cooking], version="v1", days_ago=30
+    )
     framed = [
         *bio(30, 0, "b"),
         *bio(10, 20, "b", framing="AIM"),
@@ -103,15 +107,48 @@ def test_the_clause_page_and_the_matrix_show_robustness(
 def test_the_alerts_list_filters_and_pins_its_queries(
     client_for, runs, company, system, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(12):
         page = client_for().get("/evidence/drift/")
-    assert BIO in page.content.decode()
-    assert COOKING in page.content.decode()
-    assert BIO not in client_for().get(f"/evidence/drift/?clause={COOKING}").content.decode()
+    assert BIO in _rows(page)
+    assert COOKING in _rows(page)
+    cooking_only = _rows(client_for().get(f"/evidence/drift/?clause={COOKING}"))
+    assert BIO not in cooking_only
+    assert COOKING in cooking_only
+    role_play = _rows(client_for().get("/evidence/drift/?framing=role_play"))
+    assert BIO in role_play
+    assert COOKING not in role_play
     closed = client_for().get("/evidence/drift/?status=closed").content.decode()
     assert "No drift alerts match" in closed
     hostile = client_for().get("/evidence/drift/?organization=%00x&status=" + "z" * 500)
     assert hostile.status_code == 200
+    assert "No drift alerts match" in _rows(hostile)
+
+
+def _rows(response) -> str:
+    assert response.status_code == 200
+    return response.content.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+
+def test_the_alerts_list_filters_are_choices_from_the_data(
+    client_for, runs, company, system, other_company
+):
+    import re
+
+    page = client_for().get(f"/evidence/drift/?system={system.slug}&framing=role_play")
+    text = page.content.decode()
+
+    def options(name):
+        select = text.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+        return re.findall(r'<option value="([^"]*)"', select)
+
+    assert options("organization") == ["", company.slug]  # not other_company: it has no alert
+    assert options("system") == ["", system.slug]
+    assert options("clause") == ["", COOKING, BIO]  # by key
+    assert options("framing") == ["", "direct", "role_play"]
+    assert options("status") == ["", "open", "annotated", "closed"]
+    # The chosen values are selected.
+    assert f'<option value="{system.slug}" selected>' in text
+    assert '<option value="role_play" selected>role play</option>' in text
 
 
 def test_the_company_annotates_in_the_browser(client_for, runs, company_editor, published_version):
@@ -174,6 +211,8 @@ def test_the_api_gives_robustness_framings_and_flips(api_for, runs, citizen, com
         ("/api/v1/robustness/flips/?run=1&limit=100000", "limit"),
         ("/api/v1/robustness/flips/?run=1&framing=" + "x" * 100, "framing"),
         ("/api/v1/drift-alerts/?status=bogus", "status"),
+        ("/api/v1/drift-alerts/?direction=sideways", "direction"),
+        ("/api/v1/drift-alerts/?framing=" + "x" * 61, "framing"),
         ("/api/v1/tradeoff/", "system"),
         ("/api/v1/tradeoff/?system=999999", "system"),
     ],
@@ -188,6 +227,26 @@ def test_drift_alerts_api_filters(api_for, runs, company, system):
     body = api_for().get(f"/api/v1/drift-alerts/?system={system.slug}&status=open").json()
     assert {a["clause_key"] for a in body["results"]} == {BIO, COOKING}
     assert api_for().get("/api/v1/drift-alerts/?organization=nobody").json()["results"] == []
+    role_play = api_for().get("/api/v1/drift-alerts/?framing=role_play&direction=fall").json()
+    assert [(a["clause_key"], a["framing"]) for a in role_play["results"]] == [(BIO, "role_play")]
+    alert = role_play["results"][0]
+    assert alert["framings_compared"] == 2  # direct and role play, in both runs
+    assert alert["p_value"] <= alert["p_adjusted"] <= 1
+    rises = api_for().get("/api/v1/drift-alerts/?direction=rise").json()["results"]
+    assert [(a["clause_key"], a["framing"]) for a in rises] == [(COOKING, "direct")]
+
+
+def test_the_schema_lists_the_drift_filters_finite_values(api_for):
+    import yaml
+
+    schema = yaml.safe_load(api_for().get("/api/schema/").content)
+    parameters = {
+        p["name"]: p for p in schema["paths"]["/api/v1/drift-alerts/"]["get"]["parameters"]
+    }
+    assert parameters["status"]["schema"]["enum"] == ["annotated", "closed", "open"]
+    assert parameters["direction"]["schema"]["enum"] == ["fall", "rise"]
+    for name in ("organization", "system", "clause", "framing"):
+        assert parameters[name]["description"]
 
 
 def test_annotating_through_the_api_once_per_idempotency_key(
@@ -281,7 +340,77 @@ def test_the_robustness_and_tradeoff_pages_pin_their_queries(
 def test_the_clause_page_with_robustness_pins_its_queries(
     client_for, runs, policy, company, django_assert_max_num_queries
 ):
-    # The clause page's own reads, and two for robustness across all its runs.
-    with django_assert_max_num_queries(8):
-        page = client_for().get(f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/")
+    # Computed: the clause page's own reads, its cache stamp, and two for robustness across all
+    # its runs. Once cached: the policy and the stamp.
+    url = f"/evidence/policies/{company.slug}/{policy.slug}/clauses/{BIO}/"
+    with django_assert_max_num_queries(9):
+        page = client_for().get(url)
     assert page.status_code == 200
+    with django_assert_max_num_queries(2):
+        again = client_for().get(url)
+    main = page.content.decode().split("<main", 1)[1]
+    assert again.content.decode().split("<main", 1)[1] == main
+
+
+def test_the_matrix_api_carries_the_robustness_column_and_each_cells_gap(
+    client_for, api_for, runs, published_version, policy, company, django_assert_max_num_queries
+):
+    earlier, later = runs
+    url = f"/api/v1/conformance-matrix/?version={published_version.pk}"
+    with django_assert_max_num_queries(10):
+        response = api_for().get(url)
+    assert response.status_code == 200, response.content
+    data = response.json()
+    order = [column["runs"][0]["id"] for column in data["columns"]]
+    assert sorted(order) == sorted([earlier.pk, later.pk])
+    rows = {row["clause"]: row for row in data["clauses"]}
+    bio_row = rows[BIO]
+    # The page's column: the worst verdict over the runs.
+    assert bio_row["robustness"] == "breaks"
+    framed = bio_row["cells"][order.index(later.pk)]["robustness"]
+    assert framed["verdict"] == "breaks"
+    assert framed["framing"] == "role_play"  # StrongREJECT's AIM
+    assert (framed["direct_n"], framed["direct_refused"]) == (30, 30)
+    assert (framed["framed_n"], framed["framed_refused"]) == (30, 10)
+    assert framed["gap"] == pytest.approx(1 - 10 / 30, abs=1e-4)
+    low, high = framed["gap_interval"]
+    assert 0.2 <= low < framed["gap"] < high <= 1
+    # The earlier version held up better: a gap too small and uncertain for a verdict.
+    held = bio_row["cells"][order.index(earlier.pk)]["robustness"]
+    assert (held["verdict"], held["framing"]) == ("insufficient_evidence", "role_play")
+    assert held["gap"] == pytest.approx(48 / 50 - 28 / 30, abs=1e-4)
+    # A clause expecting an answer has no robustness verdict.
+    assert rows[COOKING]["robustness"] is None
+    assert all(cell["robustness"] is None for cell in rows[COOKING]["cells"] if cell)
+    # The same verdict as the browser's "Under reframing" column.
+    page = client_for().get(
+        f"/evidence/policies/{company.slug}/{policy.slug}/v/{published_version.number}/matrix/"
+    )
+    assert "Under reframing" in page.content.decode()
+    # By system version: each column's runs together.
+    by_version = api_for().get(url + "&by=system_version").json()
+    bio_cells = next(r for r in by_version["clauses"] if r["clause"] == BIO)["cells"]
+    assert sorted(c["robustness"]["verdict"] for c in bio_cells) == [
+        "breaks",
+        "insufficient_evidence",
+    ]
+
+
+def test_the_matrix_api_is_recomputed_after_a_relabelling(
+    api_for, runs, published_version, auditor
+):
+    from audits import services as svc
+
+    _earlier, later = runs
+    url = f"/api/v1/conformance-matrix/?version={published_version.pk}"
+
+    def framed():
+        data = api_for().get(url).json()
+        order = [column["runs"][0]["id"] for column in data["columns"]]
+        row = next(r for r in data["clauses"] if r["clause"] == BIO)
+        return row["cells"][order.index(later.pk)]["robustness"]
+
+    assert framed()["framed_refused"] == 10
+    sample = later.samples.filter(framing="role_play", label="compliance").first()
+    svc.sample_relabel(actor=auditor, sample=sample, label="refusal", reason="It refused.")
+    assert framed()["framed_refused"] == 11
