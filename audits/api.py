@@ -7,6 +7,7 @@ import django_filters
 from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -776,6 +777,20 @@ class MatrixCellSerializer(serializers.Serializer):
     )
 
 
+class _MatrixCellList(serializers.ListField):
+    """One cell per column; null where nothing is mapped to the clause."""
+
+
+class _MatrixCellListSchema(OpenApiSerializerFieldExtension):
+    """Spectacular drops a list child's allow_null: the cells' nulls, stated in the schema."""
+
+    target_class = _MatrixCellList
+
+    def map_serializer_field(self, auto_schema, direction):
+        item = auto_schema._map_serializer_field(self.target.child, direction)
+        return {"type": "array", "items": {"allOf": [item], "nullable": True}}
+
+
 class MatrixClauseSerializer(serializers.Serializer):
     clause = serializers.CharField()
     title = serializers.CharField()
@@ -785,7 +800,7 @@ class MatrixClauseSerializer(serializers.Serializer):
         help_text="The page's \"Under reframing\" column: the worst verdict over the columns' "
         "runs, run by run; null when the clause does not expect a refusal or no run reframed.",
     )  # fmt: skip
-    cells = serializers.ListField(child=MatrixCellSerializer(allow_null=True))
+    cells = _MatrixCellList(child=MatrixCellSerializer(allow_null=True))
 
 
 class MatrixThresholdsSerializer(serializers.Serializer):
