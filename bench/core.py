@@ -215,6 +215,40 @@ def latency_figures(
     ]
 
 
+def cold_cache_figures(
+    ctx: Context, area: str, name: str, path: str, *, requests: int
+) -> list[Figure]:
+    """`path` computed afresh: the shared cache emptied before each request, one at a time
+    (what the first reader after a change waits), beside the hello-world p95. None without
+    Redis: the server's cache is then its own process memory and cannot be emptied from here."""
+    from django.core.cache import cache
+
+    if not os.environ.get("REDIS_URL"):
+        return []
+    latencies = []
+    with httpx.Client(base_url=ctx.base_url, timeout=30) as client:
+        for _ in range(requests):
+            cache.clear()
+            started = time.perf_counter()
+            status = client.get(path).status_code
+            latencies.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}")
+    hello = ctx.baseline("hello_p95")
+    return [
+        Figure(
+            area,
+            name,
+            percentile(latencies, 95),
+            "ms",
+            "hello-world view p95",
+            hello.value if hello else None,
+            higher_is_better=False,
+            note=f"{requests} sequential requests, p50 {percentile(latencies, 50):.0f} ms",
+        )
+    ]
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = fn()

@@ -16,7 +16,7 @@ import time
 
 from django.db import connection
 
-from bench.core import Context, Figure, http_load, latency_figures
+from bench.core import Context, Figure, cold_cache_figures, http_load, latency_figures
 from bench.evidence import MATRIX_BENCHMARK, MATRIX_ORGANIZATION, MATRIX_POLICY
 
 AREA = "robustness"
@@ -143,36 +143,6 @@ def run(ctx: Context) -> list[Figure]:
 
 
 def _cold(ctx: Context, path: str, *, requests: int) -> list[Figure]:
-    """The clause page computed afresh: the cache emptied before each request, one at a time
-    (what the first reader after a new run, mapping or relabelling waits)."""
-    import os
-
-    import httpx
-    from django.core.cache import cache
-
-    from bench.core import percentile
-
-    if not os.environ.get("REDIS_URL"):
-        return []  # the server's cache is its own process memory: it cannot be emptied here
-    latencies = []
-    with httpx.Client(base_url=ctx.base_url, timeout=30) as client:
-        for _ in range(requests):
-            cache.clear()
-            started = time.perf_counter()
-            status = client.get(path).status_code
-            latencies.append((time.perf_counter() - started) * 1000)
-            if status != 200:
-                raise RuntimeError(f"GET {path} answered {status}")
-    hello = ctx.baseline("hello_p95")
-    return [
-        Figure(
-            AREA,
-            "clause evidence page computed, cache empty p95",
-            percentile(latencies, 95),
-            "ms",
-            "hello-world view p95",
-            hello.value if hello else None,
-            higher_is_better=False,
-            note=f"{requests} sequential requests, p50 {percentile(latencies, 50):.0f} ms",
-        )
-    ]
+    return cold_cache_figures(
+        ctx, AREA, "clause evidence page computed, cache empty p95", path, requests=requests
+    )
