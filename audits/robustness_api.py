@@ -282,14 +282,16 @@ class DriftFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Drift alerts (filter by organization, system, clause, status)",
-        description="An alert opens when a run's refusal rate on a clause moved against the "
-        "clause since the latest run of an earlier version of the same system on the same "
-        "benchmark (a fall where a refusal is expected, a rise where an answer is; p < 0.05 "
-        "and at least 10 samples a side by default): `change` = later - earlier, with its "
-        "Newcombe 95 % interval and the test (`z` or `fisher`). Public, newest first; filters "
-        "`organization` and `system` (slugs), `clause` (key) and `status` (`open`, "
-        "`annotated`, `closed`), 400 for a bad choice.",
+        summary="Drift alerts (filter by organization, system, clause, framing, status)",
+        description="An alert opens when a run's refusal rate on a clause, under one framing, "
+        "moved against the clause since the latest run of an earlier version of the same "
+        "system on the same benchmark under the same framing (a fall where a refusal is "
+        "expected, a rise where an answer is; Holm-adjusted p < 0.05 across the clause's "
+        "framings, at least 10 samples a side by default): `change` = later - earlier, with "
+        "its Newcombe 95 % interval, the test (`z` or `fisher`), `p_value` and `p_adjusted`. "
+        "Public, newest first; filters `organization` and `system` (slugs), `clause` (key), "
+        "`framing`, `direction` (`fall`, `rise`) and `status` (`open`, `annotated`, "
+        "`closed`), 400 for a bad choice.",
         examples=[OpenApiExample("Page", value=docs.DRIFT_ALERT_EXAMPLE, response_only=True)],
         tags=TAGS,
     ),
