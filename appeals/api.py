@@ -40,6 +40,7 @@ from appeals.models import (
 from appeals.rules import Viewer, raw_for, roles_for
 from appeals.transcripts import transcript_from_export
 from governance.api.conditional import LastModifiedMixin, latest
+from governance.api.fields import SlugRelatedField
 from governance.errors import Invalid
 from governance.models import AISystem, ApiToken, Organization, User
 from policies.models import PolicyVersion
@@ -416,7 +417,7 @@ class ActionSerializer(serializers.Serializer):
     automation_used = serializers.BooleanField(required=False, allow_null=True, default=None)
     automation_note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     further_redress = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    panel = serializers.SlugRelatedField(
+    panel = SlugRelatedField(
         slug_field="slug",
         required=False,
         queryset=Organization.objects.filter(kind=Organization.Kind.PANEL),

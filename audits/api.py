@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from audits import api_docs as docs
 from audits import selectors, services
 from audits.models import CategoryMapping, EvaluationRun, EvaluationSample
+from governance.api.fields import SlugRelatedField
 from governance.models import AISystem, ApiToken, Organization
 from policies.models import PolicyVersion
 
@@ -71,7 +72,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunCreateSerializer(serializers.Serializer):
-    organization = serializers.SlugRelatedField(
+    organization = SlugRelatedField(
         slug_field="slug", queryset=Organization.objects.all(), help_text="Who uploads it."
     )
     system = serializers.IntegerField(help_text="The AI system's id.")

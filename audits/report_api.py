@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from audits import report_selectors as selectors
 from audits import report_services as services
 from audits.models import AuditReport, EvaluationRun, Finding, ReportAttachment
+from governance.api.fields import SlugRelatedField
 from governance.api_auth import token_scopes
 from governance.models import AISystem, ApiToken, Organization
 from policies.models import PolicyVersion
@@ -347,7 +348,7 @@ class ReportSerializer(serializers.ModelSerializer):
     auditor = serializers.CharField(source="auditor.slug", read_only=True)
     audited = serializers.CharField(source="audited.slug", read_only=True)
     versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    systems = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    systems = SlugRelatedField(many=True, read_only=True, slug_field="slug")
     runs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
     findings = serializers.SerializerMethodField()
@@ -384,12 +385,12 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 class ReportWriteSerializer(serializers.Serializer):
-    auditor = serializers.SlugRelatedField(
+    auditor = SlugRelatedField(
         slug_field="slug",
         queryset=Organization.objects.filter(kind=Organization.Kind.AUDITOR),
         help_text="Your accredited auditor organization's slug.",
     )
-    audited = serializers.SlugRelatedField(
+    audited = SlugRelatedField(
         slug_field="slug",
         queryset=Organization.objects.filter(kind=Organization.Kind.DEVELOPER),
         help_text="The audited company's slug.",
@@ -398,7 +399,7 @@ class ReportWriteSerializer(serializers.Serializer):
     versions = serializers.PrimaryKeyRelatedField(
         many=True, queryset=PolicyVersion.objects.select_related("policy")
     )
-    systems = serializers.SlugRelatedField(
+    systems = SlugRelatedField(
         many=True, slug_field="slug", queryset=AISystem.objects.all(), required=False
     )
     system_versions = serializers.ListField(

@@ -28,6 +28,7 @@ from audits import selectors
 from audits.drift_models import DriftAlert
 from audits.drift_services import drift_annotate
 from governance.api.conditional import LastModifiedMixin, latest
+from governance.api.fields import SlugRelatedField
 from governance.models import AISystem, ApiToken
 from policies.models import PolicyVersion
 
@@ -224,10 +225,10 @@ class RobustnessViewSet(viewsets.ViewSet):
 
 
 class DriftAlertSerializer(serializers.ModelSerializer):
-    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    policy = SlugRelatedField(slug_field="slug", read_only=True)
     version = serializers.CharField(source="version.number", read_only=True)
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
+    system = SlugRelatedField(slug_field="slug", read_only=True)
     earlier_system_version = serializers.CharField(source="earlier_run.system_version")
     later_system_version = serializers.CharField(source="later_run.system_version")
     annotation_version = serializers.SerializerMethodField()

@@ -1,4 +1,4 @@
-"""Request logging, the reader's time zone and conditional API reads."""
+"""Request logging, NUL bytes in addresses, the reader's time zone and conditional API reads."""
 
 from __future__ import annotations
 
@@ -46,6 +46,37 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+class NulQueryMiddleware:
+    """A NUL byte in a query string is refused with 400 before any view sees it: PostgreSQL's
+    text cannot hold one, so a filter carrying it would fail in the database instead. The API
+    answers in its error format, naming the parameter; pages show the 400 page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        bad = sorted(
+            {
+                key.replace("\x00", "")[:100] or "?"
+                for key, values in request.GET.lists()
+                if "\x00" in key or any("\x00" in value for value in values)
+            }
+        )
+        if not bad:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            from django.http import JsonResponse
+
+            from governance.api_errors import error_body
+
+            message = "Query parameters may not contain NUL characters."
+            body = error_body("invalid", message, {name: [message] for name in bad})
+            return JsonResponse(body, status=400)
+        from governance.views.errors import bad_request
+
+        return bad_request(request)
 
 
 class ReaderTimezoneMiddleware:

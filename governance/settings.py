@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "governance.middleware.NulQueryMiddleware",
     "governance.middleware.ReaderTimezoneMiddleware",
     # ETag / If-None-Match and Vary on every API read (after authentication, so a 304 is
     # decided on the body this reader would get).

@@ -25,6 +25,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from governance.api.base import ERROR_REF
+from governance.api.fields import SlugRelatedField
 from governance.api_auth import HasTokenScope
 from governance.errors import NotAllowed
 from governance.models import ApiToken, Invitation, Membership, Organization
@@ -153,7 +154,7 @@ class PublicUserField(serializers.Field):
 
 class MembershipSerializer(serializers.ModelSerializer):
     user = PublicUserField(read_only=True)
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Membership
@@ -170,7 +171,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         help_text="`pending`, `accepted`, `revoked` or `expired`."
     )
     invited_by = serializers.SerializerMethodField()
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Invitation

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from governance.api.fields import SlugRelatedField
 from governance.api_auth import HasTokenScope
 from governance.models import ApiToken, Organization, WebhookDelivery, WebhookSubscription
 from governance.pagination import CursorPagination
@@ -61,10 +62,8 @@ DELIVERY_EXAMPLE = {
 
 class WebhookSerializer(serializers.ModelSerializer):
     # Both may be empty: a personal webhook, and one without an organization filter.
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    filter_organization = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, allow_null=True
-    )
+    organization = SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    filter_organization = SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     status = serializers.SerializerMethodField(help_text="`ok`, `failing` or `paused`.")
     deliveries_url = serializers.SerializerMethodField()
 
@@ -110,14 +109,14 @@ class WebhookCreateSerializer(serializers.Serializer):
     filter_policy = serializers.IntegerField(
         required=False, allow_null=True, help_text="Only changes concerning this policy (id)."
     )
-    filter_organization = serializers.SlugRelatedField(
+    filter_organization = SlugRelatedField(
         slug_field="slug",
         queryset=Organization.objects.all(),
         required=False,
         allow_null=True,
         help_text="Only changes concerning this organization (slug).",
     )
-    organization = serializers.SlugRelatedField(
+    organization = SlugRelatedField(
         slug_field="slug",
         queryset=Organization.objects.all(),
         required=False,

@@ -29,6 +29,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from governance.api.conditional import LastModifiedMixin, latest
+from governance.api.fields import SlugRelatedField
 from governance.api_auth import HasTokenScope
 from governance.errors import Invalid
 from governance.models import AISystem, ApiToken, Membership, Organization
@@ -187,7 +188,7 @@ def visible_versions(user) -> Q:
 
 
 class AISystemSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = AISystem
@@ -196,7 +197,7 @@ class AISystemSerializer(serializers.ModelSerializer):
 
 
 class AISystemCreateSerializer(serializers.Serializer):
-    organization = serializers.SlugRelatedField(
+    organization = SlugRelatedField(
         slug_field="slug",
         queryset=Organization.objects.all(),
         help_text="The slug of your AI developer organization.",
@@ -258,7 +259,7 @@ class CurrentVersionField(serializers.Field):
 
 
 class PolicySerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
     systems = SystemRefSerializer(many=True, read_only=True)
     current_version = CurrentVersionField()
     html_url = serializers.SerializerMethodField(help_text="The policy's public page.")
@@ -283,7 +284,7 @@ class PolicySerializer(serializers.ModelSerializer):
 
 
 class PolicyCreateSerializer(serializers.Serializer):
-    organization = serializers.SlugRelatedField(
+    organization = SlugRelatedField(
         slug_field="slug",
         queryset=Organization.objects.all(),
         help_text="The slug of your AI developer organization.",

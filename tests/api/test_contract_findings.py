@@ -72,3 +72,50 @@ def test_state_conflicts_on_changes_are_documented(api_for, schema, company, com
         for method in ("put", "patch", "delete"):
             if method in item:
                 assert "409" in item[method]["responses"], item[method]["operationId"]
+
+
+def test_a_nul_byte_in_a_slug_field_is_bad_input_not_a_server_error(
+    api_for, company, company_editor
+):
+    # A slug with NUL reached PostgreSQL in the related-field lookup (a 500).
+    from governance.models import AISystem
+
+    system = AISystem.objects.create(organization=company, name="Sys", slug="sys")
+    response = api_for(company_editor).post(
+        "/api/v1/evaluation-runs/",
+        {
+            "organization": "acme\x00",
+            "system": system.pk,
+            "system_version": "1",
+            "benchmark": "b",
+            "source": "self_reported",
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]["organization"] == ["This contains a NUL character."]
+    response = api_for(company_editor).post(
+        "/api/v1/policies/", {"organization": "\x00", "title": "T"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "organization" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/recommendations/", "/api/v1/comments/", "/api/v1/evaluation-runs/"],
+)
+def test_a_nul_byte_in_a_query_parameter_is_a_400_naming_it(path):
+    response = Client().get(path, {"clause": "a\x00b", "period": "1"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == ["clause"]
+
+
+@pytest.mark.parametrize("path", ["/appeals/decisions/", "/policies/", "/evidence/drift/"])
+def test_a_nul_byte_in_a_page_address_shows_the_400_page(path):
+    # The public decisions list answered 500 for `?clause=%00`.
+    response = Client().get(path, {"clause": "\x00"})
+    assert response.status_code == 400
+    assert b"could not be understood" in response.content
