@@ -41,6 +41,12 @@ from policies.models import Clause, PolicyVersion
 PAGE = 30
 
 
+def _param(request: HttpRequest, name: str, limit: int = 120) -> str:
+    """A text query parameter, cut to `limit` and without NUL bytes (which PostgreSQL's text
+    cannot hold: a filter carrying one would fail in the database)."""
+    return request.GET.get(name, "").replace("\x00", "")[:limit]
+
+
 def _appeal(request: HttpRequest, pk: int) -> Appeal:
     appeal = selectors.appeal_detail(request.user, pk)
     if appeal is None:
@@ -96,7 +102,7 @@ def appeal_file(request: HttpRequest) -> HttpResponse:
         return redirect("account_email")
     if request.method == "GET":
         initial = {"occurred_at": timezone.now().astimezone(UTC).replace(second=0, microsecond=0)}
-        system = request.GET.get("system", "")
+        system = _param(request, "system")
         if system.isdigit():
             initial["system"] = system
         return _render_filing(request, appeal_forms.FilingForm(initial=initial), 1)
@@ -182,7 +188,7 @@ def _preview(form: appeal_forms.FilingForm) -> dict | None:
 def clause_options(request: HttpRequest) -> HttpResponse:
     """The clause picker's options for a version, filtered by `q` (the htmx search)."""
     version = request.GET.get("version", "")
-    q = request.GET.get("q", "")[:100].strip()
+    q = _param(request, "q", 100).strip()
     clauses = Clause.objects.none()
     if version.isdigit():
         clauses = Clause.objects.filter(
@@ -198,7 +204,7 @@ def clause_options(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "appeals/_clause_options.html",
-        {"clauses": clauses.order_by("position")[:200], "selected": request.GET.get("clause", "")},
+        {"clauses": clauses.order_by("position")[:200], "selected": _param(request, "clause")},
     )
 
 
@@ -227,7 +233,7 @@ def company_queue(request: HttpRequest) -> HttpResponse:
     organizations = selectors.reviewer_organizations(request.user)
     if not organizations:
         raise Http404("Only a company's editors and owners have a review queue.")
-    status = request.GET.get("status", "")
+    status = _param(request, "status")
     now = timezone.now()
     qs = selectors.company_queue(request.user, status=status)
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
@@ -488,10 +494,10 @@ def appeal_cite(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_safe
 def decision_list(request: HttpRequest) -> HttpResponse:
-    company = request.GET.get("company", "")[:80]
-    outcome = request.GET.get("outcome", "")
-    by = request.GET.get("by", "")
-    clause = request.GET.get("clause", "")[:120]
+    company = _param(request, "company", 80)
+    outcome = _param(request, "outcome")
+    by = _param(request, "by")
+    clause = _param(request, "clause")
     decisions = selectors.published_decisions(
         company=company, outcome=outcome, by=by, clause=clause
     )
@@ -541,9 +547,9 @@ def _recommendation_rows(request: HttpRequest, recs: Iterable[Recommendation]) -
 
 @require_safe
 def recommendation_list(request: HttpRequest) -> HttpResponse:
-    company = request.GET.get("company", "")[:80]
-    answered = request.GET.get("answered", "")
-    source = request.GET.get("source", "")
+    company = _param(request, "company", 80)
+    answered = _param(request, "answered")
+    source = _param(request, "source")
     recs = selectors.recommendations(company=company, answered=answered, source=source)
     page = Paginator(recs, PAGE).get_page(request.GET.get("page"))
     return render(

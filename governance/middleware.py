@@ -8,9 +8,12 @@ import time
 import uuid
 import zoneinfo
 
+from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import parse_http_date_safe, quote_etag
+
+from governance.api_errors import error_body
 
 request_logger = logging.getLogger("openrefusal.request")
 TZ_COOKIE = "tz"
@@ -49,14 +52,16 @@ class RequestLogMiddleware:
 
 
 class NulQueryMiddleware:
-    """A NUL byte in a query string is refused with 400 before any view sees it: PostgreSQL's
-    text cannot hold one, so a filter carrying it would fail in the database instead. The API
-    answers in its error format, naming the parameter; pages show the 400 page."""
+    """A NUL byte in an API query string is refused with 400 in the API's error format, naming
+    the parameter, before any view sees it: PostgreSQL's text cannot hold one, so a filter
+    carrying it would fail in the database instead. (Pages explain it inline on their forms.)"""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
         bad = sorted(
             {
                 key.replace("\x00", "")[:100] or "?"
@@ -66,17 +71,9 @@ class NulQueryMiddleware:
         )
         if not bad:
             return self.get_response(request)
-        if request.path.startswith("/api/"):
-            from django.http import JsonResponse
-
-            from governance.api_errors import error_body
-
-            message = "Query parameters may not contain NUL characters."
-            body = error_body("invalid", message, {name: [message] for name in bad})
-            return JsonResponse(body, status=400)
-        from governance.views.errors import bad_request
-
-        return bad_request(request)
+        message = "Query parameters may not contain NUL characters."
+        body = error_body("invalid", message, {name: [message] for name in bad})
+        return JsonResponse(body, status=400)
 
 
 class ReaderTimezoneMiddleware:

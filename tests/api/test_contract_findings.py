@@ -113,9 +113,13 @@ def test_a_nul_byte_in_a_query_parameter_is_a_400_naming_it(path):
     assert list(error["fields"]) == ["clause"]
 
 
-@pytest.mark.parametrize("path", ["/appeals/decisions/", "/policies/", "/evidence/drift/"])
-def test_a_nul_byte_in_a_page_address_shows_the_400_page(path):
-    # The public decisions list answered 500 for `?clause=%00`.
-    response = Client().get(path, {"clause": "\x00"})
-    assert response.status_code == 400
-    assert b"could not be understood" in response.content
+@pytest.mark.parametrize(
+    "path", ["/appeals/decisions/", "/appeals/recommendations/", "/appeals/clauses/"]
+)
+def test_a_nul_byte_in_an_appeals_page_address_is_dropped_not_a_server_error(path):
+    # The public decisions list answered 500 for `?clause=%00` (the other pages explain it
+    # inline on their filter forms: tests/governance/test_ledger.py and the docket's tests).
+    response = Client().get(
+        path, {"clause": "\x00", "company": "a\x00", "q": "\x00", "source": "\x00"}
+    )
+    assert response.status_code == 200
