@@ -615,9 +615,10 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         summary="Preview the redaction of a transcript (nothing is stored)",
         description="What filing would store for display: e-mail addresses, phone numbers, "
-        "URLs carrying tokens, IBAN and card numbers and the `names` you mark are replaced by "
-        "placeholders, and `counts` says how many of each. Show it to the filer; they confirm "
-        "it by sending `redacted` back when filing.",
+        "URLs carrying tokens, IBAN and card numbers and the `names` you mark become `[email]`, "
+        "`[phone]`, `[link removed]`, `[iban]`, `[card]` and `[name]`, and `counts` says how "
+        "many of each. Show `redacted` to the filer; they confirm it by sending it back as "
+        "`redacted_transcript` when filing.",
         request=PreviewSerializer,
         responses=PreviewResultSerializer,
         examples=[ex.example("Redacted", ex.PREVIEW)],

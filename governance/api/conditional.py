@@ -47,13 +47,14 @@ def set_last_modified(response: Response, moment: datetime | None) -> Response:
     return response
 
 
-# For a viewset: `retrieve` answers with `last_modified(obj)` as Last-Modified. The method
-# must cover everything the representation shows (the time of every change that alters it,
-# and of every deadline whose passing does). No docstring on purpose: drf-spectacular would
-# take it (inspect.getdoc walks the bases) as the description of every endpoint using it.
+# For a viewset: `retrieve` answers with `last_modified(obj)` as Last-Modified. A viewset
+# overrides it to cover everything the representation shows (the time of every change that
+# alters it, and of every deadline whose passing does); unknown (None) sends no header. No
+# docstring on purpose: drf-spectacular would take it (inspect.getdoc walks the bases) as the
+# description of every endpoint using it.
 class LastModifiedMixin:
     def last_modified(self, obj) -> datetime | None:
-        raise NotImplementedError
+        return None
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography import x509
@@ -83,7 +81,7 @@ def test_a_second_lookup_answering_a_private_address_gets_nothing_sent_there(
 ):
     checked = Receiver()  # the "public" server the name resolved to when it was checked
     port = checked.server.server_address[1]
-    internal = HttpServer("127.0.0.2", port)  # an internal service, on the same port
+    internal = Receiver(address="127.0.0.2", port=port)  # an internal service, on the same port
     try:
         resolver = Resolver(["127.0.0.1"], ["127.0.0.2"])
         monkeypatch.setattr(socket, "getaddrinfo", resolver)
@@ -116,32 +114,6 @@ def change_again(staff, org, capture):
 
     with capture(execute=True):
         organization_unverify(actor=staff, organization=org, reason="Checked again.")
-
-
-class HttpServer:
-    """A plain HTTP server on `address`:`port` that records each POST and answers 200."""
-
-    def __init__(self, address: str, port: int):
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer((address, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.mark.parametrize(
@@ -212,7 +184,7 @@ def _certificate(names: list[str]):
     return ca.public_bytes(pem), cert.public_bytes(pem) + key_pem
 
 
-class TlsReceiver:
+class TlsReceiver(Receiver):
     """An https server on 127.0.0.1 presenting a certificate for `names`; records the SNI
     name each handshake asked for and each POST."""
 
@@ -223,36 +195,15 @@ class TlsReceiver:
         chain = tmp_path / "server.pem"
         chain.write_bytes(chain_pem)
         self.sni: list[str | None] = []
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(chain)
         context.sni_callback = lambda sock, name, ctx: self.sni.append(name)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(statuses=(204,), tls=context)
 
     def trust(self, monkeypatch):
         monkeypatch.setattr(
             webhooks, "_tls_context", lambda: ssl.create_default_context(cafile=self.ca_file)
         )
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -35,10 +35,11 @@ def docs_verify():
 
 
 class Receiver:
-    """A real HTTP server on 127.0.0.1 in a thread: answers each POST with the next status
-    of `statuses` (the last one repeats), after `delay` seconds, and records what came."""
+    """A real HTTP server on `address`:`port` (any free port by default) in a thread: answers
+    each POST with the next status of `statuses` (the last one repeats), after `delay` seconds,
+    and records what came. With `tls`, an `ssl.SSLContext`, it serves https."""
 
-    def __init__(self, statuses=(200,), delay=0.0):
+    def __init__(self, statuses=(200,), delay=0.0, *, address="127.0.0.1", port=0, tls=None):
         self.statuses = list(statuses)
         self.delay = delay
         self.requests: list[dict] = []
@@ -54,6 +55,9 @@ class Receiver:
                 )
                 try:
                     self.send_response(status)
+                    if status == 204:  # no content: no body
+                        self.end_headers()
+                        return
                     self.send_header("Content-Type", "text/plain")
                     self.end_headers()
                     self.wfile.write(f"answered {status}".encode())
@@ -63,8 +67,11 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.server = ThreadingHTTPServer((address, port), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://{address}:{self.port}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
