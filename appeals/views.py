@@ -604,7 +604,8 @@ def _later_versions(earlier: PolicyVersion) -> list[PolicyVersion]:
 @once_per_form_token
 def recommendation_cite(request: HttpRequest, pk: int) -> HttpResponse:
     recommendation = get_object_or_404(Recommendation, pk=pk)
-    version = PolicyVersion.objects.filter(pk=request.POST.get("version", "")[:20] or None).first()
+    raw = request.POST.get("version", "")[:20]
+    version = PolicyVersion.objects.filter(pk=raw).first() if raw.isdigit() else None
     if version is None:
         messages.error(request, "Choose the later policy version.")
     else:

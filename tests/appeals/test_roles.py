@@ -204,3 +204,15 @@ def test_the_company_cites_a_recommendation_from_its_page(
     assert resolutions_settle() == 1
     recommendation_made.refresh_from_db()
     assert recommendation_made.implemented_version_id == later.pk
+
+
+@pytest.mark.parametrize("raw", ["abc", "", "-1", "1e9", "\x00"])
+def test_the_recommendation_page_refuses_a_malformed_version_with_a_message(
+    client_for, company_editor, recommendation_made, raw
+):
+    # A non-numeric id reached the ORM's integer lookup (a 500).
+    response = client_for(company_editor).post(
+        f"/appeals/recommendations/{recommendation_made.pk}/cite/", {"version": raw}
+    )
+    assert response.status_code == 302
+    assert not VersionResolution.objects.exists()
